@@ -1,0 +1,108 @@
+"""Every error Squall raises on purpose, in one tree.
+
+The CLI catches `SquallError` once, prints `str(error)` (one line) and exits with
+`error.exit_code`; the library never calls `sys.exit`.
+
+    SquallError
+    ├── SpecError            a cluster file is wrong (path, line, column, field)
+    ├── UsageError           a command's own arguments are wrong
+    ├── StateError           the state directory or its lock
+    ├── BackendError         the engine or the kernel refused something
+    │   ├── EngineUnavailable    no Docker Engine answers
+    │   ├── ImageMissing         an image is absent and cannot be pulled
+    │   └── ServiceNotFound      no such service / container in the cluster
+    └── SqliteServerError    the SQLite network server or its client
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SquallError(Exception):
+    """Root of every error Squall raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a cluster file something was written (1-based line and column)."""
+
+    path: Path
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        text = str(self.path)
+        if self.line is not None:
+            text += f":{self.line}"
+            if self.column is not None:
+                text += f":{self.column}"
+        return text
+
+
+class SpecError(SquallError):
+    """A cluster file cannot be used: `path:line:col: field: message`."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, location: Location, field: str | None = None) -> None:
+        self.location = location
+        self.field = field
+        self.reason = message
+        prefix = f"{location}: "
+        if field:
+            prefix += f"{field}: "
+        super().__init__(prefix + message)
+
+
+class UsageError(SquallError):
+    """A command's own arguments are wrong (bad duration, unknown flag value...)."""
+
+    exit_code = 2
+
+
+class StateError(SquallError):
+    """The state directory cannot be read or its lock is held by someone else."""
+
+
+class BackendError(SquallError):
+    """The engine or the kernel refused an operation."""
+
+    def __init__(self, message: str, service: str | None = None) -> None:
+        self.service = service
+        super().__init__(message)
+
+
+class EngineUnavailable(BackendError):
+    """No Docker Engine answers where we looked."""
+
+
+class ImageMissing(BackendError):
+    """An image is not present locally and could not be pulled."""
+
+    def __init__(self, image: str, service: str | None = None, hint: str = "") -> None:
+        self.image = image
+        message = f"image {image!r} is not present and cannot be pulled"
+        if service:
+            message = f"service {service!r}: " + message
+        if hint:
+            message += f"; {hint}"
+        super().__init__(message, service=service)
+
+
+class ServiceNotFound(BackendError):
+    """A command named a service the cluster does not have (or that is not created)."""
+
+
+class SqliteServerError(SquallError):
+    """The SQLite network server or its client failed."""

@@ -1,0 +1,153 @@
+"""What a backend is: a few methods that make a `ClusterSpec` real and read it back.
+
+Backends find everything they created again from the engine or the kernel (labels,
+names they gave), never from memory, so `status` and `down` work after a crash and
+from another shell. Faults only need what `status` returns per service: its network
+namespace and its address on each network.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from squall.spec.model import ClusterSpec
+
+
+class Action(StrEnum):
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    KILL = "kill"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
+
+
+@dataclass(frozen=True)
+class NetworkAddress:
+    """A service's address on one cluster network."""
+
+    network: str
+    """The network's name in the cluster file (e.g. `default`)."""
+    ip: str | None
+    prefix_len: int | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    container: str
+    """The name the backend gave it, e.g. `myproj-api-1`."""
+    id: str | None
+    state: str
+    """created | running | paused | restarting | exited | dead | missing"""
+    health: str | None = None
+    """healthy | unhealthy | starting, or None without a healthcheck."""
+    addresses: tuple[NetworkAddress, ...] = ()
+    pid: int | None = None
+    netns: str | None = None
+    """Path of the network namespace (`/proc/<pid>/ns/net`) while running."""
+    image: str | None = None
+    ports: tuple[str, ...] = ()
+    """Published ports as `HOST_IP:HOST_PORT->TARGET/PROTO`."""
+
+
+@dataclass(frozen=True)
+class NetworkState:
+    name: str
+    """The network's name in the cluster file (or as created with `net create`)."""
+    backend_name: str
+    """The engine's / kernel's name, e.g. `myproj_default`."""
+    id: str | None
+    driver: str
+    subnets: tuple[str, ...] = ()
+    internal: bool = False
+    external: bool = False
+    services: tuple[str, ...] = ()
+
+
+class Progress(Protocol):
+    """Receives one line per step of long work (`up`, `down`, image builds)."""
+
+    def step(self, subject: str, message: str, *, done: bool = False) -> None: ...
+
+
+class SilentProgress:
+    def step(self, subject: str, message: str, *, done: bool = False) -> None:
+        return None
+
+
+class Backend(abc.ABC):
+    """A runtime for clusters. Constructors do no work; `close()` releases clients."""
+
+    name: str
+
+    @abc.abstractmethod
+    def up(
+        self,
+        spec: ClusterSpec,
+        *,
+        build: bool = False,
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        """Create what is missing and start everything in `depends_on` order.
+
+        Idempotent: what already exists and matches is left alone; `force` recreates.
+        """
+
+    @abc.abstractmethod
+    def down(
+        self, project: str, *, volumes: bool = False, progress: Progress | None = None
+    ) -> None:
+        """Remove every container and network labelled with `project` (volumes too)."""
+
+    @abc.abstractmethod
+    def status(self, project: str) -> list[ServiceState]:
+        """Services of `project` as the engine sees them, sorted by service name."""
+
+    @abc.abstractmethod
+    def networks(self, project: str) -> list[NetworkState]: ...
+
+    @abc.abstractmethod
+    def logs(
+        self, project: str, service: str, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[bytes]: ...
+
+    @abc.abstractmethod
+    def exec(self, project: str, service: str, argv: Sequence[str], *, tty: bool = False) -> int:
+        """Run `argv` inside the service, attached to this process's stdio; exit code."""
+
+    @abc.abstractmethod
+    def act(
+        self, project: str, services: Sequence[str], action: Action, *, signal: str | None = None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def create_network(
+        self, project: str, name: str, *, subnet: str | None = None, internal: bool = False
+    ) -> NetworkState: ...
+
+    @abc.abstractmethod
+    def remove_network(self, project: str, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def connect(
+        self, project: str, network: str, service: str, *, aliases: Sequence[str] = ()
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def disconnect(self, project: str, network: str, service: str) -> None: ...
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,206 @@
+"""The cluster as data: what every backend reads and nothing writes.
+
+A compose file, a legacy v1 compose file and Blockade's blockade.yml all become one
+`ClusterSpec`. Instances are frozen, sorted by name and carry the file location they
+came from, so later layers can still point a user at the line that caused trouble.
+The model does no I/O and needs no root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from squall.errors import Location
+
+DependencyCondition = Literal[
+    "service_started", "service_healthy", "service_completed_successfully"
+]
+MountType = Literal["bind", "volume", "tmpfs"]
+Protocol = Literal["tcp", "udp", "sctp"]
+SourceFormat = Literal["compose", "compose-v1", "blockade"]
+
+DEFAULT_NETWORK = "default"
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """One `ports:` entry; `published` None means an ephemeral host port."""
+
+    target: int
+    published: int | None = None
+    host_ip: str | None = None
+    protocol: Protocol = "tcp"
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    """One `volumes:` entry of a service; `source` is an absolute path for binds."""
+
+    target: str
+    source: str | None = None
+    type: MountType = "volume"
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    context: Path
+    dockerfile: str = "Dockerfile"
+    args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """Durations in seconds; `test` is argv for CMD or ("sh", "-c", ...) for CMD-SHELL."""
+
+    test: tuple[str, ...]
+    interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = 3
+    start_period: float = 0.0
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceNetwork:
+    """A service's attachment to one cluster network."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    ipv4_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Dependency:
+    service: str
+    condition: DependencyCondition = "service_started"
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """Legacy `links:` entry: reach `service` under the extra name `alias`."""
+
+    service: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    location: Location
+    image: str | None = None
+    build: BuildSpec | None = None
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    ports: tuple[PortMapping, ...] = ()
+    expose: tuple[int, ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()
+    networks: tuple[ServiceNetwork, ...] = ()
+    network_mode: str | None = None
+    depends_on: tuple[Dependency, ...] = ()
+    links: tuple[Link, ...] = ()
+    healthcheck: Healthcheck | None = None
+    hostname: str | None = None
+    container_name: str | None = None
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    privileged: bool = False
+    restart: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    user: str | None = None
+    tty: bool = False
+    stdin_open: bool = False
+    init: bool = False
+    extra_hosts: tuple[str, ...] = ()
+    start_delay: float = 0.0
+    """Blockade's `start_delay`, seconds to wait before starting this service."""
+    holy: bool = False
+    """Never partitioned (Blockade)."""
+    neutral: bool = False
+    """Reachable from every partition group (Blockade)."""
+
+    def network(self, name: str) -> ServiceNetwork | None:
+        return next((n for n in self.networks if n.name == name), None)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A cluster network. `external` networks are used, never created or removed."""
+
+    name: str
+    location: Location | None = None
+    driver: str = "bridge"
+    subnets: tuple[str, ...] = ()
+    gateway: str | None = None
+    internal: bool = False
+    external: bool = False
+    external_name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    name: str
+    location: Location | None = None
+    driver: str = "local"
+    external: bool = False
+    external_name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FaultPresets:
+    """Values of Blockade's presets as written (parsed by the faults layer).
+
+    Defaults are Blockade's own.
+    """
+
+    slow: str = "75ms 100ms distribution normal"
+    flaky: str = "30%"
+    duplicate: str = "5%"
+
+
+@dataclass(frozen=True)
+class SquallOptions:
+    """The top-level `x-squall:` block (or Blockade's `network:` block)."""
+
+    backend: str | None = None
+    presets: FaultPresets = field(default_factory=FaultPresets)
+    raw: Mapping[str, object] = field(default_factory=dict)
+    """The whole block as read, for options later layers define."""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """One cluster: services, networks and volumes sorted by name."""
+
+    name: str
+    source: Path
+    format: SourceFormat
+    services: tuple[ServiceSpec, ...]
+    networks: tuple[NetworkSpec, ...] = ()
+    volumes: tuple[VolumeSpec, ...] = ()
+    options: SquallOptions = field(default_factory=SquallOptions)
+    warnings: tuple[str, ...] = ()
+    """One line each: keys of the compose spec that Squall reads but does not act on."""
+
+    @property
+    def project_dir(self) -> Path:
+        return self.source.parent
+
+    def service(self, name: str) -> ServiceSpec | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def network(self, name: str) -> NetworkSpec | None:
+        return next((n for n in self.networks if n.name == name), None)
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.services)
