@@ -11,7 +11,10 @@ The CLI catches `SquallError` once, prints `str(error)` (one line) and exits wit
     │   ├── EngineUnavailable    no Docker Engine answers
     │   ├── ImageMissing         an image is absent and cannot be pulled
     │   └── ServiceNotFound      no such service / container in the cluster
-    └── SqliteServerError    the SQLite network server or its client
+    ├── SqliteServerError    the SQLite network server or its client
+    └── FaultError           a fault could not be planned, applied or read back
+        ├── FaultUnsupported     this kernel lacks what the fault needs
+        └── KernelCommandFailed  tc / ip / iptables refused (argv, stderr)
 """
 
 from __future__ import annotations
@@ -106,3 +109,39 @@ class ServiceNotFound(BackendError):
 
 class SqliteServerError(SquallError):
     """The SQLite network server or its client failed."""
+
+
+class SqliteQueryError(SqliteServerError):
+    """The SQLite server refused a statement: `code` is SQLite's name for why
+    (`SQLITE_CONSTRAINT_UNIQUE`...), `output` what was printed before it failed."""
+
+    def __init__(self, message: str, code: str | None = None, output: str = "") -> None:
+        self.code = code
+        self.output = output
+        super().__init__(message)
+
+
+class FaultError(SquallError):
+    """A fault could not be planned, applied, read back or cleared."""
+
+    def __init__(self, message: str, netns: str | None = None) -> None:
+        self.netns = netns
+        super().__init__(message)
+
+
+class FaultUnsupported(FaultError):
+    """This kernel lacks what a fault needs (e.g. ingress rate without ifb)."""
+
+
+class KernelCommandFailed(FaultError):
+    """`tc`, `ip` or `iptables-restore` refused; carries the argv and its stderr."""
+
+    def __init__(
+        self, argv: tuple[str, ...], stderr: str, returncode: int, netns: str | None = None
+    ) -> None:
+        self.argv = argv
+        self.stderr = stderr
+        self.returncode = returncode
+        first = stderr.strip().splitlines()[0] if stderr.strip() else f"exit status {returncode}"
+        where = f" in {netns}" if netns else ""
+        super().__init__(f"{' '.join(argv)}{where}: {first}", netns=netns)

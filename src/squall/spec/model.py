@@ -87,6 +87,7 @@ class Link:
 
     service: str
     alias: str
+    location: Location | None = None
 
 
 @dataclass(frozen=True)

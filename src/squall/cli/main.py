@@ -1,0 +1,315 @@
+"""The `squall` command: parse, call the session, print. Errors exit here, once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from squall import __version__
+from squall.cli.progress import ConsoleProgress
+from squall.cli.render import network_table, status_table, to_json
+from squall.errors import SquallError
+from squall.runtime.base import Action, Backend
+from squall.runtime.select import BACKEND_NAMES, make_backend
+from squall.session import Session, resolve_cluster
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class Options:
+    """Global flags, and the backend once a command asks for one."""
+
+    file: Path | None
+    project: str | None
+    backend_name: str
+    out: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+    backend: Backend | None = None
+
+    def session(self, *, need_file: bool = False) -> Session:
+        cluster = resolve_cluster(self.file, self.project, Path.cwd(), need_file=need_file)
+        if cluster.spec is not None:
+            for warning in cluster.spec.warnings:
+                self.err.print(f"warning: {warning}", markup=False, highlight=False)
+        if self.backend is None:
+            self.backend = make_backend(self.backend_name)
+        return Session.create(cluster, self.backend)
+
+
+pass_options = click.make_pass_decorator(Options)
+
+
+@click.group(context_settings=CONTEXT)
+@click.option(
+    "-f",
+    "--file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Cluster file (compose or blockade.yml). Default: the first of compose.yaml, "
+    "compose.yml, docker-compose.yaml, docker-compose.yml, blockade.yaml, blockade.yml here.",
+)
+@click.option(
+    "-p",
+    "--project-name",
+    "project",
+    help="Cluster name (default: the file's `name:` or its folder).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(BACKEND_NAMES),
+    default="auto",
+    envvar="SQUALL_BACKEND",
+    show_default=True,
+    help="Where services run.",
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show every engine and kernel call Squall makes."
+)
+@click.version_option(__version__, prog_name="squall")
+@click.pass_context
+def cli(
+    ctx: click.Context, file: Path | None, project: str | None, backend: str, verbose: bool
+) -> None:
+    """Bring up a cluster from one compose file, then make its network misbehave.
+
+    \b
+    Examples:
+      squall up                        start ./compose.yaml (or -f FILE)
+      squall status                    services, state, health, IP per network
+      squall exec api -- sh            a shell inside service api
+      squall stop db · squall kill --random · squall start --all
+      squall net create side --subnet 10.77.0.0/24 && squall net connect side api
+      squall down                      remove containers and networks; nothing left
+    """
+    if verbose:
+        logging.basicConfig(format="squall: %(message)s", stream=sys.stderr)
+        logging.getLogger("squall").setLevel(logging.DEBUG)
+    options = Options(file, project, backend)
+    ctx.obj = options
+
+    def close() -> None:
+        if options.backend is not None:
+            options.backend.close()
+
+    ctx.call_on_close(close)
+
+
+@cli.command()
+@click.option("--build", is_flag=True, help="Build images of services with `build:` first.")
+@click.option("--force", is_flag=True, help="Recreate containers even if unchanged.")
+@pass_options
+def up(options: Options, build: bool, force: bool) -> None:
+    """Create networks and volumes, then start services in dependency order.
+
+    Running it again changes only what differs from the file. Ctrl-C stops cleanly;
+    `squall down` then removes whatever was created.
+    """
+    session = options.session(need_file=True)
+    with ConsoleProgress(options.err, title=f"squall up {session.project}") as progress:
+        session.up(build=build, force=force, progress=progress)
+    options.out.print(status_table(session.status(), session.project))
+
+
+@cli.command()
+@click.option("-v", "--volumes", is_flag=True, help="Also remove the cluster's named volumes.")
+@pass_options
+def down(options: Options, volumes: bool) -> None:
+    """Remove every container and network of the cluster (found by label, even after a crash)."""
+    session = options.session()
+    with ConsoleProgress(options.err, title=f"squall down {session.project}") as progress:
+        session.down(volumes=volumes, progress=progress)
+
+
+@cli.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_options
+def status(options: Options, as_json: bool) -> None:
+    """Services: container id, state, health and IP on every network."""
+    session = options.session()
+    states = session.status()
+    if as_json:
+        click.echo(to_json(states))
+    else:
+        options.out.print(status_table(states, session.project))
+
+
+cli.add_command(status, name="ps")
+
+
+@cli.command()
+@click.argument("service")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new output.")
+@click.option("--tail", type=click.IntRange(min=0), help="Only the last N lines.")
+@pass_options
+def logs(options: Options, service: str, follow: bool, tail: int | None) -> None:
+    """Print a service's output."""
+    session = options.session()
+    out = sys.stdout.buffer
+    for chunk in session.logs(service, follow=follow, tail=tail):
+        out.write(chunk)
+        out.flush()
+
+
+@cli.command(
+    name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+)
+@click.option("-T", "no_tty", is_flag=True, help="Do not allocate a terminal.")
+@click.argument("service")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+@pass_options
+def exec_command(options: Options, no_tty: bool, service: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND inside SERVICE: squall exec api -- sh -c 'echo hi'."""
+    argv = list(command[1:] if command[:1] == ("--",) else command)
+    session = options.session()
+    tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
+    sys.exit(session.exec(service, argv, tty=tty))
+
+
+def _action_command(action: Action, help_text: str) -> click.Command:
+    @click.argument("services", nargs=-1)
+    @click.option("--all", "all_services", is_flag=True, help="Every service of the cluster.")
+    @click.option("--random", "pick_random", is_flag=True, help="One service chosen at random.")
+    @pass_options
+    def command(
+        options: Options,
+        services: tuple[str, ...],
+        all_services: bool,
+        pick_random: bool,
+        signal: str | None = None,
+    ) -> None:
+        session = options.session()
+        chosen = session.select_services(
+            services, all_services=all_services, pick_random=pick_random, rng=random.Random()
+        )
+        session.act(chosen, action, signal=signal)
+        options.err.print(f"{action}: {', '.join(chosen)}", markup=False, highlight=False)
+
+    command.__doc__ = help_text
+    if action is Action.KILL:
+        command = click.option(
+            "-s", "--signal", default="SIGKILL", show_default=True, help="Signal to send."
+        )(command)
+    return click.command(name=str(action))(command)
+
+
+for _action, _help in (
+    (Action.START, "Start stopped services: SERVICE... | --all | --random."),
+    (Action.STOP, "Stop services (SIGTERM, then SIGKILL after 10 s)."),
+    (Action.RESTART, "Restart services."),
+    (Action.KILL, "Send a signal to services (default SIGKILL)."),
+    (Action.PAUSE, "Freeze every process of services (cgroup freezer)."),
+    (Action.UNPAUSE, "Thaw paused services."),
+):
+    cli.add_command(_action_command(_action, _help))
+
+
+@cli.group(context_settings=CONTEXT)
+def net() -> None:
+    """User-defined networks: multi-homed services, names resolve on shared networks."""
+
+
+@net.command(name="ls")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_options
+def net_ls(options: Options, as_json: bool) -> None:
+    """List the cluster's networks with subnets and attached services."""
+    session = options.session()
+    networks = session.networks()
+    if as_json:
+        click.echo(to_json(networks))
+    else:
+        options.out.print(network_table(networks, session.project))
+
+
+@net.command(name="create")
+@click.argument("name")
+@click.option("--subnet", help="CIDR, e.g. 10.77.0.0/24 (default: the engine picks one).")
+@click.option("--internal", is_flag=True, help="No route out of the network.")
+@pass_options
+def net_create(options: Options, name: str, subnet: str | None, internal: bool) -> None:
+    """Create a bridge network belonging to the cluster (removed by `down`)."""
+    created = options.session().create_network(name, subnet=subnet, internal=internal)
+    options.err.print(
+        f"network {created.name} created"
+        f" ({created.backend_name}, {','.join(created.subnets) or '-'})",
+        markup=False,
+        highlight=False,
+    )
+
+
+@net.command(name="rm")
+@click.argument("name")
+@pass_options
+def net_rm(options: Options, name: str) -> None:
+    """Remove a cluster network."""
+    options.session().remove_network(name)
+    options.err.print(f"network {name} removed", markup=False, highlight=False)
+
+
+@net.command(name="connect")
+@click.argument("network")
+@click.argument("service")
+@click.option("--alias", "aliases", multiple=True, help="Extra name for SERVICE on NETWORK.")
+@pass_options
+def net_connect(options: Options, network: str, service: str, aliases: tuple[str, ...]) -> None:
+    """Attach SERVICE to NETWORK (it keeps its other networks)."""
+    options.session().connect(network, service, aliases=aliases)
+    options.err.print(f"{service} connected to {network}", markup=False, highlight=False)
+
+
+@net.command(name="disconnect")
+@click.argument("network")
+@click.argument("service")
+@pass_options
+def net_disconnect(options: Options, network: str, service: str) -> None:
+    """Detach SERVICE from NETWORK."""
+    options.session().disconnect(network, service)
+    options.err.print(f"{service} disconnected from {network}", markup=False, highlight=False)
+
+
+@cli.group(context_settings=CONTEXT)
+def images() -> None:
+    """Local base images for examples and tests, built from Debian packages (no registry)."""
+
+
+@images.command(name="build")
+@click.option("--force", is_flag=True, help="Rebuild images that already exist.")
+@pass_options
+def images_build(options: Options, force: bool) -> None:
+    """Build squall/busybox and squall/debian:bookworm from this host's Debian packages."""
+    from squall.images import build_local_images
+
+    with ConsoleProgress(options.err, title="squall images build") as progress:
+        built = build_local_images(progress, force=force)
+    for tag in built:
+        click.echo(tag)
+
+
+def main() -> None:
+    """Console entry point: run the CLI and turn every Squall error into one line."""
+    err = Console(stderr=True)
+    try:
+        cli.main(prog_name="squall", standalone_mode=False)
+    except SquallError as exc:
+        err.print(f"squall: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        err.print(
+            "squall: interrupted; anything half-made is labelled: `squall down` removes it",
+            markup=False,
+            highlight=False,
+        )
+        sys.exit(130)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

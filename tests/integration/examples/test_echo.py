@@ -1,0 +1,39 @@
+"""The seed's technique 1 runs from its compose file and echoes bytes back."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+
+def test_echo_server_sends_bytes_back(squall_example) -> None:
+    squall = squall_example("echo/compose.yaml", BASE_IMAGE="squall/debian:bookworm")
+    squall("up", "--build")
+
+    reply = squall(
+        "exec",
+        "-T",
+        "client",
+        "--",
+        "sh",
+        "-c",
+        "printf 'hello squall\\n' | ncat --wait 2 server 2000",
+    )
+    assert reply.stdout == "hello squall\n"
+
+    states = {s["service"]: s for s in json.loads(squall("status", "--json").stdout)}
+    assert {name: s["state"] for name, s in states.items()} == {
+        "client": "running",
+        "server": "running",
+    }
+    assert [a["network"] for a in states["server"]["addresses"]] == ["default"]
+    assert states["server"]["addresses"][0]["ip"]
+
+    deadline = time.monotonic() + 20
+    while "echo 2" not in (logs := squall("logs", "client").stdout):
+        assert time.monotonic() < deadline, f"client never got two echoes back: {logs!r}"
+        time.sleep(0.5)

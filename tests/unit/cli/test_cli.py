@@ -1,0 +1,134 @@
+"""The CLI's own logic (parsing, errors, output) against an in-memory backend."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from squall.cli import main as cli_main
+from tests.unit.fakes import FakeBackend
+
+COMPOSE = """\
+name: shop
+services:
+  web:
+    image: squall/busybox
+    depends_on: [db]
+  db:
+    image: squall/busybox
+"""
+
+
+@pytest.fixture
+def backend(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBackend:
+    fake = FakeBackend()
+    monkeypatch.setattr(cli_main, "make_backend", lambda name: fake)
+    monkeypatch.setenv("SQUALL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    return fake
+
+
+def run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *argv: str
+) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["squall", *argv])
+    try:
+        cli_main.main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_up_then_status_json(backend: FakeBackend, capsys, monkeypatch) -> None:
+    code, out, _ = run(capsys, monkeypatch, "up")
+    assert code == 0 and "web" in out and "db" in out
+    code, out, _ = run(capsys, monkeypatch, "status", "--json")
+    rows = json.loads(out)
+    assert [(r["service"], r["state"]) for r in rows] == [("db", "running"), ("web", "running")]
+    assert rows[0]["addresses"][0]["network"] == "default"
+
+
+def test_status_lists_declared_services_not_created_as_missing(
+    backend: FakeBackend, capsys, monkeypatch
+) -> None:
+    code, out, _ = run(capsys, monkeypatch, "ps", "--json")
+    assert code == 0
+    assert {r["service"]: r["state"] for r in json.loads(out)} == {
+        "db": "missing",
+        "web": "missing",
+    }
+
+
+def test_spec_error_is_one_line_and_touches_nothing(
+    backend: FakeBackend, capsys, monkeypatch, tmp_path: Path
+) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: x\n    comand: sh\n")
+    code, _out, err = run(capsys, monkeypatch, "up")
+    assert code == 2
+    assert err.startswith(f"squall: error: {tmp_path / 'compose.yaml'}:4:5: ")
+    assert "command" in err and err.count("\n") == 1
+    assert backend.calls == []
+
+
+def test_actions_take_services_all_or_random(backend: FakeBackend, capsys, monkeypatch) -> None:
+    run(capsys, monkeypatch, "up")
+    assert run(capsys, monkeypatch, "stop", "web")[0] == 0
+    assert backend.calls[-1] == ("stop", "web")
+    assert run(capsys, monkeypatch, "kill", "--all")[0] == 0
+    assert backend.calls[-1] == ("kill", "db", "web")
+    assert run(capsys, monkeypatch, "pause", "--random")[0] == 0
+    assert backend.calls[-1][0] == "pause" and backend.calls[-1][1] in {"db", "web"}
+    assert len(backend.calls[-1]) == 2
+
+
+def test_actions_reject_unknown_or_missing_services(
+    backend: FakeBackend, capsys, monkeypatch
+) -> None:
+    code, _, err = run(capsys, monkeypatch, "stop", "cache")
+    assert code == 1 and "no service 'cache'" in err and "services: db, web" in err
+    code, _, err = run(capsys, monkeypatch, "stop")
+    assert code == 2 and "--all or --random" in err
+    code, _, err = run(capsys, monkeypatch, "stop", "web", "--all")
+    assert code == 2
+
+
+def test_exec_passes_argv_untouched(backend: FakeBackend, capsys, monkeypatch) -> None:
+    code, _, _ = run(
+        capsys, monkeypatch, "exec", "-T", "web", "--", "sh", "-c", "echo $HOME; ls -l"
+    )
+    assert code == 0
+    assert backend.calls[-1] == ("exec", "web", "sh", "-c", "echo $HOME; ls -l")
+
+
+def test_down_works_from_anywhere_with_only_a_project_name(
+    backend: FakeBackend, capsys, monkeypatch, tmp_path: Path
+) -> None:
+    run(capsys, monkeypatch, "up")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, _, err = run(capsys, monkeypatch, "-p", "shop", "down")
+    assert code == 0, err
+    assert backend.calls[-1] == ("down", "shop")
+
+
+def test_no_cluster_file_says_what_it_looked_for(
+    backend: FakeBackend, capsys, monkeypatch, tmp_path: Path
+) -> None:
+    (tmp_path / "compose.yaml").unlink()
+    code, _, err = run(capsys, monkeypatch, "up")
+    assert code == 2 and "compose.yaml" in err and "blockade.yml" in err
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["up"], ["exec"], ["kill"], ["net", "connect"], ["images", "build"]]
+)
+def test_help_teaches(capsys, monkeypatch, command: list[str]) -> None:
+    code, out, _ = run(capsys, monkeypatch, *command, "--help")
+    assert code == 0 and "Usage: squall" in out

@@ -1,0 +1,101 @@
+"""An in-memory backend: for unit tests of the logic above backends, never as proof."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from squall.errors import BackendError
+from squall.runtime.base import (
+    Action,
+    Backend,
+    NetworkAddress,
+    NetworkState,
+    Progress,
+    ServiceState,
+)
+from squall.spec.model import ClusterSpec
+
+_STATE_AFTER = {
+    Action.START: "running",
+    Action.STOP: "exited",
+    Action.RESTART: "running",
+    Action.KILL: "exited",
+    Action.PAUSE: "paused",
+    Action.UNPAUSE: "running",
+}
+
+
+@dataclass
+class FakeBackend(Backend):
+    name: str = "fake"
+    services: dict[str, dict[str, ServiceState]] = field(default_factory=dict)
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+
+    def up(
+        self,
+        spec: ClusterSpec,
+        *,
+        build: bool = False,
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        self.calls.append(("up", spec.name))
+        project = self.services.setdefault(spec.name, {})
+        for i, s in enumerate(spec.services):
+            project[s.name] = ServiceState(
+                service=s.name,
+                container=f"{spec.name}-{s.name}-1",
+                id=f"{i:012x}",
+                state="running",
+                addresses=tuple(NetworkAddress(n.name, f"10.0.0.{i + 2}", 24) for n in s.networks),
+            )
+            if progress:
+                progress.step(s.name, "started", done=True)
+
+    def down(
+        self, project: str, *, volumes: bool = False, progress: Progress | None = None
+    ) -> None:
+        self.calls.append(("down", project))
+        self.services.pop(project, None)
+
+    def status(self, project: str) -> list[ServiceState]:
+        return sorted(self.services.get(project, {}).values(), key=lambda s: s.service)
+
+    def networks(self, project: str) -> list[NetworkState]:
+        return []
+
+    def logs(
+        self, project: str, service: str, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[bytes]:
+        yield f"log of {service}\n".encode()
+
+    def exec(self, project: str, service: str, argv: Sequence[str], *, tty: bool = False) -> int:
+        self.calls.append(("exec", service, *argv))
+        return 0
+
+    def act(
+        self, project: str, services: Sequence[str], action: Action, *, signal: str | None = None
+    ) -> None:
+        self.calls.append((str(action), *services))
+        for name in services:
+            state = self.services[project][name]
+            self.services[project][name] = ServiceState(
+                **{**state.__dict__, "state": _STATE_AFTER[action]}
+            )
+
+    def create_network(
+        self, project: str, name: str, *, subnet: str | None = None, internal: bool = False
+    ) -> NetworkState:
+        return NetworkState(name, f"{project}_{name}", None, "bridge", (subnet,) if subnet else ())
+
+    def remove_network(self, project: str, name: str) -> None:
+        raise BackendError(f"no network {name!r}")
+
+    def connect(
+        self, project: str, network: str, service: str, *, aliases: Sequence[str] = ()
+    ) -> None:
+        self.calls.append(("connect", network, service, *aliases))
+
+    def disconnect(self, project: str, network: str, service: str) -> None:
+        self.calls.append(("disconnect", network, service))
