@@ -21,7 +21,7 @@ def test_echo_server_sends_bytes_back(squall_example) -> None:
         "--",
         "sh",
         "-c",
-        "printf 'hello squall\\n' | ncat --wait 2 server 2000",
+        "(printf 'hello squall\\n'; sleep 0.5) | ncat --wait 2 server 2000",
     )
     assert reply.stdout == "hello squall\n"
 

@@ -1,0 +1,336 @@
+"""A service, as the Engine API's create request. Pure: no engine, no I/O.
+
+`container_request()` turns one `ServiceSpec` (plus facts only known at `up` time: the
+engine names of networks and volumes, the addresses of linked containers) into the raw
+JSON body of `POST /containers/create` and the list of extra network attachments to make
+before the container starts (API 1.41 attaches one network at create time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from squall.errors import BackendError
+from squall.runtime import docker_naming as naming
+from squall.spec.model import (
+    DEFAULT_NETWORK,
+    ClusterSpec,
+    Healthcheck,
+    NetworkSpec,
+    ServiceNetwork,
+    ServiceSpec,
+    VolumeSpec,
+)
+
+JSON = dict[str, Any]
+NANOSECONDS = 1_000_000_000
+_SPECIAL_NETWORK_MODES = ("bridge", "host", "none", "default")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One network a container joins, with what it is known as there."""
+
+    network: str
+    """Cluster name (`default`)."""
+    engine_name: str
+    """Engine name (`proj_default`)."""
+    aliases: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    """`container:alias` pairs: `alias` resolves to `container` for this one only."""
+    ipv4_address: str | None = None
+
+    def endpoint(self) -> JSON:
+        config: JSON = {"Aliases": list(self.aliases)}
+        if self.links:
+            config["Links"] = list(self.links)
+        if self.ipv4_address:
+            config["IPAMConfig"] = {"IPv4Address": self.ipv4_address}
+        return config
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """What a linking container learns about a linked one (Docker's legacy link env)."""
+
+    alias: str
+    container: str
+    ip: str | None
+    ports: tuple[tuple[int, str], ...]
+    """Exposed (port, protocol) pairs of the linked container, sorted."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContainerRequest:
+    name: str
+    config: JSON
+    """Body of `POST /containers/create`, without the config-hash label."""
+    connect: tuple[Attachment, ...]
+    """Networks to join after create, before start."""
+
+    def hash_document(self, image_id: str) -> JSON:
+        return {
+            "config": self.config,
+            "connect": [a.__dict__ for a in self.connect],
+            "image": image_id,
+        }
+
+
+def service_networks(service: ServiceSpec) -> tuple[ServiceNetwork, ...]:
+    """The cluster networks a service joins: compose's `default` when it names none."""
+    if service.network_mode is not None:
+        return ()
+    return service.networks or (ServiceNetwork(DEFAULT_NETWORK),)
+
+
+def used_networks(spec: ClusterSpec) -> tuple[NetworkSpec, ...]:
+    """Networks `up` needs: those declared (and used or not) plus an implicit `default`."""
+    declared = {n.name: n for n in spec.networks}
+    for service in spec.services:
+        for attachment in service_networks(service):
+            if attachment.name not in declared:
+                if attachment.name != DEFAULT_NETWORK:
+                    raise BackendError(
+                        f"service {service.name!r} uses network {attachment.name!r}, "
+                        "which the cluster file does not declare",
+                        service=service.name,
+                    )
+                declared[DEFAULT_NETWORK] = NetworkSpec(DEFAULT_NETWORK)
+    return tuple(sorted(declared.values(), key=lambda n: n.name))
+
+
+def used_volumes(spec: ClusterSpec) -> tuple[VolumeSpec, ...]:
+    """Named volumes `up` needs: declared ones plus any a service names without declaring."""
+    declared = {v.name: v for v in spec.volumes}
+    for service in spec.services:
+        for mount in service.volumes:
+            if mount.type == "volume" and mount.source and mount.source not in declared:
+                declared[mount.source] = VolumeSpec(mount.source)
+    return tuple(sorted(declared.values(), key=lambda v: v.name))
+
+
+def link_environment(container: str, targets: Sequence[LinkTarget]) -> dict[str, str]:
+    """Docker's legacy link variables, e.g. `SERVER_PORT_10000_TCP_ADDR=172.18.0.2`.
+
+    Same names as the engine gives on its default bridge (which user networks lack):
+    `<ALIAS>_NAME`, `<ALIAS>_PORT`, `<ALIAS>_PORT_<p>_<PROTO>[_ADDR|_PORT|_PROTO]`,
+    and `<ALIAS>_ENV_<VAR>` for the linked service's own environment.
+    """
+    env: dict[str, str] = {}
+    for target in targets:
+        prefix = target.alias.upper().replace("-", "_").replace(".", "_")
+        env[f"{prefix}_NAME"] = f"/{container}/{target.alias}"
+        for key, value in sorted(target.environment.items()):
+            env[f"{prefix}_ENV_{key}"] = value
+        if target.ip is None:
+            continue
+        for index, (port, proto) in enumerate(target.ports):
+            url = f"{proto}://{target.ip}:{port}"
+            if index == 0:
+                env[f"{prefix}_PORT"] = url
+            base = f"{prefix}_PORT_{port}_{proto.upper()}"
+            env[base] = url
+            env[f"{base}_ADDR"] = target.ip
+            env[f"{base}_PORT"] = str(port)
+            env[f"{base}_PROTO"] = proto
+    return env
+
+
+def container_request(
+    spec: ClusterSpec,
+    service: ServiceSpec,
+    *,
+    image: str,
+    network_names: Mapping[str, str],
+    volume_names: Mapping[str, str],
+    links: Sequence[LinkTarget] = (),
+    container_names: Mapping[str, str] | None = None,
+) -> ContainerRequest:
+    """Build the create request of `service`.
+
+    Args:
+        spec: the cluster (for other services' container names).
+        image: the image reference to run.
+        network_names: cluster network name -> engine name.
+        volume_names: cluster volume name -> engine name.
+        links: resolved `links:` targets (their addresses), in the service's order.
+        container_names: service -> container name (default: computed from `spec`).
+    """
+    project = spec.name
+    names = dict(
+        container_names or {s.name: naming.container_name(project, s) for s in spec.services}
+    )
+    name = names[service.name]
+    attachments = _attachments(spec, service, network_names, names)
+    labels = naming.container_labels(
+        project,
+        service,
+        networks={a.network: a.engine_name for a in attachments},
+    )
+
+    env = link_environment(name, links)
+    env.update(service.environment)
+
+    config: JSON = {
+        "Image": image,
+        "Labels": labels,
+        "Env": [f"{k}={v}" for k, v in env.items()],
+        "Tty": service.tty,
+        "OpenStdin": service.stdin_open,
+        "AttachStdin": False,
+        "AttachStdout": False,
+        "AttachStderr": False,
+    }
+    if service.command is not None:
+        config["Cmd"] = list(service.command)
+    if service.entrypoint is not None:
+        config["Entrypoint"] = list(service.entrypoint) or [""]
+    if service.hostname:
+        config["Hostname"] = service.hostname
+    if service.working_dir:
+        config["WorkingDir"] = service.working_dir
+    if service.user:
+        config["User"] = service.user
+    if service.healthcheck is not None:
+        config["Healthcheck"] = healthcheck_config(service.healthcheck)
+
+    exposed = {f"{p.target}/{p.protocol}" for p in service.ports}
+    exposed.update(f"{port}/tcp" for port in service.expose)
+    if exposed:
+        config["ExposedPorts"] = {key: {} for key in sorted(exposed)}
+
+    host: JSON = {
+        "CapAdd": list(service.cap_add) or None,
+        "CapDrop": list(service.cap_drop) or None,
+        "Privileged": service.privileged,
+        "Init": service.init or None,
+        "ExtraHosts": [_extra_host(h) for h in service.extra_hosts] or None,
+        "RestartPolicy": restart_policy(service.restart, service.name),
+    }
+    bindings: dict[str, list[JSON]] = {}
+    for port in service.ports:
+        bindings.setdefault(f"{port.target}/{port.protocol}", []).append(
+            {
+                "HostIp": port.host_ip or "",
+                "HostPort": "" if port.published is None else str(port.published),
+            }
+        )
+    if bindings:
+        host["PortBindings"] = bindings
+
+    binds: list[str] = []
+    tmpfs: dict[str, str] = {}
+    anonymous: dict[str, JSON] = {}
+    for mount in service.volumes:
+        mode = "ro" if mount.read_only else "rw"
+        if mount.type == "tmpfs":
+            tmpfs[mount.target] = "ro" if mount.read_only else ""
+        elif mount.type == "bind":
+            if not mount.source:
+                raise BackendError(
+                    f"service {service.name!r}: bind mount {mount.target} has no source",
+                    service=service.name,
+                )
+            binds.append(f"{mount.source}:{mount.target}:{mode}")
+        elif mount.source:
+            binds.append(f"{volume_names.get(mount.source, mount.source)}:{mount.target}:{mode}")
+        else:
+            anonymous[mount.target] = {}
+    if binds:
+        host["Binds"] = binds
+    if tmpfs:
+        host["Tmpfs"] = tmpfs
+    if anonymous:
+        config["Volumes"] = anonymous
+
+    host["NetworkMode"] = network_mode(service, attachments, names)
+    config["HostConfig"] = {k: v for k, v in host.items() if v is not None}
+    if attachments:
+        first = attachments[0]
+        config["NetworkingConfig"] = {"EndpointsConfig": {first.engine_name: first.endpoint()}}
+    return ContainerRequest(name=name, config=config, connect=tuple(attachments[1:]))
+
+
+def network_mode(
+    service: ServiceSpec, attachments: Sequence[Attachment], names: Mapping[str, str]
+) -> str:
+    mode = service.network_mode
+    if mode is None:
+        return attachments[0].engine_name if attachments else "none"
+    if mode.startswith("service:"):
+        other = mode.split(":", 1)[1]
+        if other not in names:
+            raise BackendError(
+                f"service {service.name!r}: network_mode {mode!r} names no service",
+                service=service.name,
+            )
+        return f"container:{names[other]}"
+    return mode
+
+
+def healthcheck_config(check: Healthcheck) -> JSON:
+    if check.disabled:
+        return {"Test": ["NONE"]}
+    config: JSON = {
+        "Test": ["CMD", *check.test] if check.test else [],
+        "Interval": _nanoseconds(check.interval),
+        "Timeout": _nanoseconds(check.timeout),
+        "Retries": check.retries,
+        "StartPeriod": _nanoseconds(check.start_period),
+    }
+    return config
+
+
+def restart_policy(restart: str | None, service: str) -> JSON | None:
+    if restart is None or restart in ("no", ""):
+        return None
+    name, _, count = restart.partition(":")
+    if name not in ("always", "unless-stopped", "on-failure"):
+        raise BackendError(f"service {service!r}: unknown restart policy {restart!r}", service)
+    policy: JSON = {"Name": name}
+    if count:
+        policy["MaximumRetryCount"] = int(count)
+    return policy
+
+
+def _attachments(
+    spec: ClusterSpec,
+    service: ServiceSpec,
+    network_names: Mapping[str, str],
+    names: Mapping[str, str],
+) -> list[Attachment]:
+    result: list[Attachment] = []
+    for attachment in service_networks(service):
+        # A link is an alias only where both ends meet; the engine refuses it elsewhere.
+        link_pairs = tuple(
+            f"{names[link.service]}:{link.alias}"
+            for link in service.links
+            if (linked := spec.service(link.service)) is not None
+            and any(n.name == attachment.name for n in service_networks(linked))
+        )
+        aliases = [service.name, *attachment.aliases]
+        if service.hostname:
+            aliases.append(service.hostname)
+        result.append(
+            Attachment(
+                network=attachment.name,
+                engine_name=network_names[attachment.name],
+                aliases=tuple(dict.fromkeys(aliases)),
+                links=link_pairs,
+                ipv4_address=attachment.ipv4_address,
+            )
+        )
+    return result
+
+
+def _nanoseconds(seconds: float) -> int:
+    return round(seconds * NANOSECONDS)
+
+
+def _extra_host(entry: str) -> str:
+    """Compose accepts `host=ip` and `host:ip`; the engine wants `host:ip`."""
+    name, sep, address = entry.partition("=")
+    return f"{name}:{address}" if sep else entry
