@@ -14,7 +14,8 @@ The CLI catches `SquallError` once, prints `str(error)` (one line) and exits wit
     ├── SqliteServerError    the SQLite network server or its client
     └── FaultError           a fault could not be planned, applied or read back
         ├── FaultUnsupported     this kernel lacks what the fault needs
-        └── KernelCommandFailed  tc / ip / iptables refused (argv, stderr)
+        ├── KernelCommandFailed  tc / ip / iptables refused (argv, stderr)
+        └── ShaperError          the userspace shaper did not start or serve its config
 """
 
 from __future__ import annotations
@@ -145,3 +146,15 @@ class KernelCommandFailed(FaultError):
         first = stderr.strip().splitlines()[0] if stderr.strip() else f"exit status {returncode}"
         where = f" in {netns}" if netns else ""
         super().__init__(f"{' '.join(argv)}{where}: {first}", netns=netns)
+
+
+class ShaperError(FaultError):
+    """The shaper did not start, did not apply its config, or could not serve part of it.
+
+    `failures` names the namespaces and queues it could not serve, when that is why
+    (`squall.faults.shaper.status.Failure` values).
+    """
+
+    def __init__(self, message: str, failures: tuple[object, ...] = ()) -> None:
+        self.failures = failures
+        super().__init__(message)
