@@ -19,6 +19,7 @@ from squall.errors import SquallError
 from squall.runtime.base import Action, Backend
 from squall.runtime.select import BACKEND_NAMES, make_backend
 from squall.session import Session, resolve_cluster
+from squall.sqlite.cli import sqlite_group
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -290,6 +291,9 @@ def images_build(options: Options, force: bool) -> None:
         built = build_local_images(progress, force=force)
     for tag in built:
         click.echo(tag)
+
+
+cli.add_command(sqlite_group, name="sqlite")
 
 
 def main() -> None:

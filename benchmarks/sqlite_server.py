@@ -1,0 +1,367 @@
+"""Benchmark: squall's SQLite server against the seed's socat setup and in-process sqlite3.
+
+    python benchmarks/sqlite_server.py [--seconds 2] [--clients 1,8,32]
+
+For point reads (`SELECT v FROM kv WHERE k = ?`, random k among 10,000 rows) and
+single-row inserts (autocommit), with 1, 8 and 32 clients, it measures queries per
+second and p50/p99 latency of:
+
+- squall: `python -m squall.sqlite.standalone` on loopback, clients using
+  `squall.sqlite.connect` (JSON lines);
+- socat: the seed's `socat TCP-L:PORT,fork,reuseaddr EXEC:'sqlite3 DB',pty`, clients
+  typing the statement and reading up to the next `sqlite> ` prompt (a statement that
+  fails, such as "database is locked", counts as an error, not as a query);
+- in-process: N threads of this process, each with its own sqlite3 connection (WAL),
+  the limit no server can pass.
+
+Network clients are threads spread over two worker processes, so the client side does
+not share one interpreter lock. Each cell runs a fixed number of seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+
+ROWS = 10_000
+READ_SQL = "SELECT v FROM kv WHERE k = ?"
+INSERT_SQL = "INSERT INTO log(v) VALUES (?)"
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+@dataclass
+class Cell:
+    """The figures of one (target, workload, clients) run."""
+
+    queries: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def qps(self) -> float:
+        return self.queries / self.seconds
+
+    def percentile(self, p: float) -> float:
+        if len(self.latencies) < 2:
+            return self.latencies[0] if self.latencies else float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(p) - 1]
+
+
+def make_database(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT)")
+    conn.execute("CREATE TABLE log(id INTEGER PRIMARY KEY, v TEXT)")
+    conn.executemany("INSERT INTO kv VALUES (?, ?)", ((i, f"value-{i}") for i in range(ROWS)))
+    conn.commit()
+    conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class SocatClient:
+    """Types into the seed's sqlite3-behind-a-pty and reads up to the next prompt."""
+
+    queries_per_call = 1
+
+    PROMPT = b"sqlite> "
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._read_to_prompt()
+
+    def _read_to_prompt(self) -> bytes:
+        data = b""
+        while not data.endswith(self.PROMPT):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("socat closed the connection")
+            data += chunk
+        return data
+
+    def query(self, kind: str, n: int) -> bool:
+        if kind == "read":
+            sql = f"SELECT v FROM kv WHERE k = {n};\n"
+        else:
+            sql = f"INSERT INTO log(v) VALUES ('bench-{n}');\n"
+        self.sock.sendall(sql.encode())
+        # "Error: ..." or "Runtime error: database is locked (5)"
+        return b"error" not in self._read_to_prompt().lower()
+
+
+class SquallClient:
+    """One request, one answer, like every other client here."""
+
+    queries_per_call = 1
+
+    def __init__(self, port: int) -> None:
+        sys.path.insert(0, str(SRC))
+        from squall.sqlite import connect
+
+        self.conn = connect("127.0.0.1", port)
+
+    def query(self, kind: str, n: int) -> bool:
+        from squall.errors import SqliteQueryError
+
+        try:
+            if kind == "read":
+                self.conn.execute(READ_SQL, [n])
+            else:
+                self.conn.execute(INSERT_SQL, [f"bench-{n}"])
+        except SqliteQueryError:
+            return False
+        return True
+
+
+class PipelinedClient(SquallClient):
+    """`executemany`: PIPELINE queries sent before their answers are read."""
+
+    queries_per_call = 16
+
+    def query(self, kind: str, n: int) -> bool:
+        from squall.errors import SqliteQueryError
+
+        keys = [(n + i) % ROWS for i in range(self.queries_per_call)]
+        try:
+            if kind == "read":
+                self.conn.executemany(READ_SQL, [[k] for k in keys])
+            else:
+                self.conn.executemany(INSERT_SQL, [[f"bench-{k}"] for k in keys])
+        except SqliteQueryError:
+            return False
+        return True
+
+
+class LocalClient:
+    queries_per_call = 1
+
+    def __init__(self, db: Path) -> None:
+        self.conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA busy_timeout=10000")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def query(self, kind: str, n: int) -> bool:
+        try:
+            if kind == "read":
+                self.conn.execute(READ_SQL, (n,)).fetchall()
+            else:
+                self.conn.execute(INSERT_SQL, (f"bench-{n}",))
+        except sqlite3.OperationalError:
+            return False
+        return True
+
+
+Client = SocatClient | SquallClient | LocalClient
+
+
+def run_threads(make: Callable[[], Client], kind: str, threads: int, seconds: float) -> Cell:
+    """`threads` clients, each querying in a loop for `seconds`."""
+    clients = [make() for _ in range(threads)]
+    results: list[tuple[int, int, list[float]]] = []
+    barrier = threading.Barrier(threads + 1)
+    lock = threading.Lock()
+
+    def work(client: Client, seed: int) -> None:
+        rng = random.Random(seed)
+        latencies: list[float] = []
+        errors = 0
+        barrier.wait()
+        end = time.perf_counter() + seconds
+        now = time.perf_counter()
+        while now < end:
+            ok = client.query(kind, rng.randrange(ROWS))
+            done = time.perf_counter()
+            if ok:
+                latencies.append(done - now)
+            else:
+                errors += 1
+            now = done
+        with lock:
+            results.append((len(latencies) * client.queries_per_call, errors, latencies))
+
+    workers = [threading.Thread(target=work, args=(c, i)) for i, c in enumerate(clients)]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = max(time.perf_counter() - started, seconds)
+    return Cell(
+        sum(r[0] for r in results),
+        sum(r[1] for r in results),
+        elapsed,
+        [x for r in results for x in r[2]],
+    )
+
+
+def _process_main(
+    target: str, port: int, kind: str, threads: int, seconds: float, out: Pipe
+) -> None:
+    def make() -> Client:
+        if target == "socat":
+            return SocatClient(port)
+        return PipelinedClient(port) if target == "pipelined" else SquallClient(port)
+
+    out.send(run_threads(make, kind, threads, seconds))
+    out.close()
+
+
+def run_network(target: str, port: int, kind: str, clients: int, seconds: float) -> Cell:
+    """`clients` network clients over at most two worker processes."""
+    context = multiprocessing.get_context("fork")
+    processes = min(clients, 2)
+    shares = [
+        clients // processes + (1 if i < clients % processes else 0) for i in range(processes)
+    ]
+    pipes = []
+    children = []
+    for share in shares:
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_process_main, args=(target, port, kind, share, seconds, sender)
+        )
+        child.start()
+        pipes.append(receiver)
+        children.append(child)
+    cells = [pipe.recv() for pipe in pipes]
+    for child in children:
+        child.join()
+    return Cell(
+        sum(c.queries for c in cells),
+        sum(c.errors for c in cells),
+        max(c.seconds for c in cells),
+        [x for c in cells for x in c.latencies],
+    )
+
+
+def start_squall(db: Path, port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    argv = [sys.executable, "-m", "squall.sqlite.standalone", "--db", str(db), "--port", str(port)]
+    argv += ["--max-connections", "1000"]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+    wait_port(port)
+    return process
+
+
+def start_socat(db: Path, port: int) -> subprocess.Popen[bytes]:
+    argv = ["socat", f"TCP-L:{port},fork,reuseaddr", f"EXEC:sqlite3 {db},pty"]
+    process = subprocess.Popen(argv)
+    wait_port(port)
+    return process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="per cell")
+    parser.add_argument("--clients", default="1,8,32")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.clients.split(",")]
+    table: dict[tuple[str, str, int], Cell] = {}
+    with tempfile.TemporaryDirectory(prefix="squall-bench-") as tmp:
+        for target in ("in-process", "squall", "pipelined", "socat"):
+            db = Path(tmp) / f"{target}.db"
+            make_database(db)
+            port = free_port()
+            server = None
+            if target in ("squall", "pipelined"):
+                server = start_squall(db, port)
+            elif target == "socat":
+                server = start_socat(db, port)
+            try:
+                for kind in ("read", "insert"):
+                    for clients in counts:
+                        if target == "in-process":
+                            cell = run_threads(
+                                partial(LocalClient, db), kind, clients, args.seconds
+                            )
+                        else:
+                            cell = run_network(target, port, kind, clients, args.seconds)
+                        table[(target, kind, clients)] = cell
+                        print(
+                            f"  {target:10} {kind:6} {clients:2} clients: {cell.qps:9.0f} q/s",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+            finally:
+                if server is not None:
+                    stop(server)
+    print_table(table, counts)
+    return 0
+
+
+def print_table(table: dict[tuple[str, str, int], Cell], counts: list[int]) -> None:
+    header = (
+        f"{'workload':8} {'clients':>7} | {'target':10} {'q/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'errors':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for kind in ("read", "insert"):
+        for clients in counts:
+            for target in ("squall", "pipelined", "socat", "in-process"):
+                cell = table[(target, kind, clients)]
+                print(
+                    f"{kind:8} {clients:7} | {target:10} {cell.qps:9.0f} "
+                    f"{cell.percentile(50) * 1000:8.3f} {cell.percentile(99) * 1000:8.3f} "
+                    f"{cell.errors:6}"
+                )
+            squall = table[("squall", kind, clients)].qps
+            socat = table[("socat", kind, clients)].qps
+            local = table[("in-process", kind, clients)].qps
+            vs_socat = f"{squall / socat:.0f}x socat" if socat else "socat: 0 q/s"
+            piped = table[("pipelined", kind, clients)].qps
+            print(
+                f"{'':17}| squall = {vs_socat}, {100 * squall / local:.0f}% of in-process;"
+                f" pipelined = {100 * piped / local:.0f}% of in-process"
+            )
+    print(
+        "pipelined: squall's client with executemany(), 16 queries sent before their"
+        " answers are read; its latencies are per batch of 16."
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Render result rows the way the sqlite3 shell (3.40) prints them.
+
+`list` mode is the shell's default and is reproduced byte for byte: `|` between
+columns, NULL as nothing, a REAL as SQLite's own text for it, TEXT and BLOB cut at
+their first NUL byte. `csv`, `quote`, `json` and `line` follow the shell's rules;
+`column` pads each column to its widest cell (cells that hold line breaks are printed
+as they are, the shell would wrap them).
+
+Output is a `str`; bytes that are not UTF-8 travel as surrogates
+(`surrogateescape`), so encoding it that way gives back the stored bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Row = Sequence[object]  # each value int, float, str, bytes or None
+
+MODES = ("list", "csv", "json", "line", "quote", "column")
+
+# The shell quotes a CSV field holding a control byte, a space, a quote or any byte
+# from 0x7f up (so every non-ASCII character), or the separator.
+_CSV_PLAIN = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "'", ","}
+_INT64_LIMIT = 2.0**63
+_JSON_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+
+# Floats are turned into text by SQLite itself, so the digits are exactly the shell's.
+_FLOAT_TEXT = sqlite3.connect(":memory:", check_same_thread=False)
+
+
+@dataclass
+class OutputSettings:
+    """One session's `.mode` and `.headers`."""
+
+    mode: str = "list"
+    headers: bool = False
+
+    def set_mode(self, mode: str) -> None:
+        """Switch mode; like the shell, `column` turns headers on."""
+        self.mode = mode
+        if mode == "column":
+            self.headers = True
+
+
+@functools.lru_cache(maxsize=4096)
+def real_text(value: float) -> str:
+    """SQLite's text for a REAL (`%!.15g`): `1.0e+300`, `100.0`, `Inf`."""
+    text: str = _FLOAT_TEXT.execute("SELECT CAST(? AS TEXT)", (value,)).fetchone()[0]
+    return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_literal(value: float) -> str:
+    """The shell's REAL in quote and json modes: round-trip digits, `1e999` for Inf."""
+    if math.isinf(value):
+        return "1e999" if value > 0 else "-1e999"
+    if value.is_integer() and abs(value) < _INT64_LIMIT:
+        return f"{int(value)}.0"
+    text: str = _FLOAT_TEXT.execute("SELECT printf('%!.20g', ?)", (value,)).fetchone()[0]
+    return text
+
+
+def cell_text(value: object) -> str | None:
+    """What `sqlite3_column_text` gives the shell: None for NULL, C-string cut at NUL."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.split("\0", 1)[0] if "\0" in value else value
+    if isinstance(value, float):
+        return real_text(value)
+    if isinstance(value, bytes):
+        return value.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    return str(value)
+
+
+def render(settings: OutputSettings, columns: Sequence[str], rows: Sequence[Row]) -> str:
+    """Text for one statement's result; nothing at all when there are no rows."""
+    if not rows:
+        return ""
+    return _RENDERERS[settings.mode](columns, rows, settings.headers)
+
+
+def _render_list(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
+    lines = ["|".join(columns)] if headers else []
+    for row in rows:
+        lines.append("|".join([cell_text(v) or "" for v in row]))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _csv_field(text: str | None) -> str:
+    if text is None:
+        return ""
+    if text == "" or not _CSV_PLAIN.issuperset(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _render_csv(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
+    lines = [",".join(_csv_field(c) for c in columns)] if headers else []
+    for row in rows:
+        lines.append(",".join([_csv_field(cell_text(v)) for v in row]))
+    lines.append("")
+    return "\r\n".join(lines)
+
+
+def _quote_value(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        return "X'" + value.hex() + "'"
+    if isinstance(value, float):
+        return _real_literal(value)
+    if isinstance(value, str):
+        return _quoted_string(value)
+    return str(value)
+
+
+def _quoted_string(text: str) -> str:
+    text = text.split("\0", 1)[0]
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _render_quote(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
+    lines = [",".join(_quoted_string(c) for c in columns)] if headers else []
+    for row in rows:
+        lines.append(",".join([_quote_value(v) for v in row]))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _json_string(text: str) -> str:
+    out = ['"']
+    for char in text:
+        escaped = _JSON_ESCAPES.get(char)
+        if escaped is not None:
+            out.append(escaped)
+        elif char < " ":
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def _json_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return _json_string(value)
+    if isinstance(value, bytes):
+        return _json_string(value.decode("utf-8", "surrogateescape"))
+    if isinstance(value, float):
+        return _real_literal(value)
+    return str(value)
+
+
+def _render_json(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
+    keys = [_json_string(c) + ":" for c in columns]
+    records = [
+        "{" + ",".join(key + _json_value(v) for key, v in zip(keys, row, strict=True)) + "}"
+        for row in rows
+    ]
+    return "[" + ",\n".join(records) + "]\n"
+
+
+def _render_line(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
+    # The shell pads names to at least 5 bytes and counts bytes, not characters.
+    width = max([5, *(len(c.encode("utf-8", "surrogateescape")) for c in columns)])
+    pads = [" " * (width - len(c.encode("utf-8", "surrogateescape"))) + c for c in columns]
+    records = []
+    for row in rows:
+        fields = [f"{pad} = {cell_text(v) or ''}\n" for pad, v in zip(pads, row, strict=True)]
+        records.append("".join(fields))
+    return "\n".join(records)
+
+
+def _render_column(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
+    cells = [[cell_text(v) or "" for v in row] for row in rows]
+    table = [list(columns), *cells] if headers else cells
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    if headers:
+        table.insert(1, ["-" * w for w in widths])
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in table
+    ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+_RENDERERS = {
+    "list": _render_list,
+    "csv": _render_csv,
+    "json": _render_json,
+    "line": _render_line,
+    "quote": _render_quote,
+    "column": _render_column,
+}

@@ -1,0 +1,60 @@
+"""The JSON-lines protocol shared by the server and the Python client.
+
+A session switches to it with the line `.mode jsonl`; the server answers with one JSON
+object and from then on reads one JSON object per line and answers each with one line.
+
+Requests::
+
+    {"sql": "SELECT ...", "params": [1, "x"]}      # or "params": {"name": ...}
+    {"sql": "SELECT ...", "text": true}           # answer rendered by .mode/.headers
+    {"sql": ".tables"}                            # dot-commands answer with "text"
+    {"auth": "TOKEN"}
+
+Answers::
+
+    {"ok": true, "columns": [...], "rows": [[...], ...], "rowcount": 1,
+     "lastrowid": 7, "tx": false}                 # "truncated": true past --max-rows
+    {"ok": true, "text": "...", "tx": false}
+    {"ok": false, "error": "no such table: t", "code": "SQLITE_ERROR", "tx": false}
+
+Values are JSON's own (integer, float, string, null), except a BLOB, which is
+`{"$blob": "<base64>"}`, and infinite floats, written `Infinity` / `-Infinity` as
+Python's `json` does. `tx` tells whether the session is inside a transaction. A
+request with several statements runs them in order, stops at the first error, and
+answers with the last one's result.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+BLOB_KEY = "$blob"
+HANDSHAKE = ".mode jsonl"
+
+
+def _encode_extra(value: object) -> object:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {BLOB_KEY: base64.b64encode(bytes(value)).decode("ascii")}
+    raise TypeError(f"cannot send a {type(value).__name__} to SQLite")
+
+
+def _decode_object(obj: dict[str, Any]) -> object:
+    if len(obj) == 1 and BLOB_KEY in obj:
+        return base64.b64decode(obj[BLOB_KEY])
+    return obj
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One message as a line of ASCII JSON, newline included."""
+    return json.dumps(message, default=_encode_extra, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(line: bytes | str) -> Any:
+    """One line back into a message; BLOBs become `bytes`.
+
+    Raises:
+        ValueError: the line is not JSON.
+    """
+    return json.loads(line, object_hook=_decode_object)

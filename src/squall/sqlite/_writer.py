@@ -1,0 +1,277 @@
+"""The one writer: a connection on its own thread and the queue in front of it.
+
+Writes from every session meet here, in the event loop's thread:
+
+- A session that is inside a transaction (after BEGIN or SAVEPOINT) *holds* the
+  writer: only its statements run until the transaction ends. The others wait in the
+  queue, each up to its busy timeout, instead of failing with "database is locked".
+- Autocommit writes from different sessions are run together: one `BEGIN IMMEDIATE`,
+  each statement in its own savepoint (so one failing statement changes nothing of the
+  others), one `COMMIT`; every statement is acknowledged only after that commit.
+- A holder that disconnects, or stays idle inside its transaction past the idle limit,
+  is rolled back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from squall.sqlite._database import Failure, Outcome, Params, failure, open_writer, run
+
+_MAX_BATCH = 256
+_FAR = 1e18
+
+
+class TransactionOwner(Protocol):
+    """What the writer needs from a session."""
+
+    def transaction_rolled_back(self, reason: str) -> None:
+        """The server rolled back this session's transaction (idle too long)."""
+
+
+@dataclass(eq=False)
+class WriteJob:
+    """One statement waiting for the writer, and where its outcome goes."""
+
+    owner: TransactionOwner
+    sql: str
+    params: Params
+    batchable: bool
+    deliver: Callable[[Outcome], None]
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class Writer:
+    """The writing connection, its thread, and the queue in front of it."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        statement_timeout: float,
+        idle_timeout: float,
+        max_rows: int | None,
+    ) -> None:
+        self._statement_timeout = statement_timeout
+        self._idle_timeout = idle_timeout
+        self._max_rows = max_rows
+        self._queue: deque[WriteJob] = deque()
+        self._holder: TransactionOwner | None = None
+        self._running = False
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._running_owner: TransactionOwner | None = None
+        self._gone: set[TransactionOwner] = set()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="squall-sqlite-writer")
+        self._conn, self._guard = open_writer(path)
+
+    @property
+    def holder(self) -> TransactionOwner | None:
+        """The session whose transaction is open, if any."""
+        return self._holder
+
+    def submit(self, job: WriteJob, wait: float) -> None:
+        """Queue `job`; if the writer stays busy for `wait` seconds it fails as locked."""
+        if job.owner is self._holder:
+            self._cancel_idle_timer()
+        self._queue.append(job)
+        self._idle.clear()
+        self._dispatch()
+        if job in self._queue:
+            loop = asyncio.get_running_loop()
+            job.timer = loop.call_later(wait, self._expire, job, wait)
+
+    def forget(self, owner: TransactionOwner) -> None:
+        """`owner` is gone: drop its queued statements, roll back its transaction."""
+        for job in [j for j in self._queue if j.owner is owner]:
+            self._queue.remove(job)
+            if job.timer is not None:
+                job.timer.cancel()
+        if owner is self._holder:
+            self._rollback(owner, None)
+        elif owner is self._running_owner:
+            self._gone.add(owner)  # its statement may open a transaction: undo that after
+
+    async def close(self) -> None:
+        """Wait for queued work, checkpoint the WAL into the database, close."""
+        await self._idle.wait()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._checkpoint_and_close)
+        self._thread.shutdown(wait=True)
+
+    def _checkpoint_and_close(self) -> None:
+        self._guard.reset(_FAR, trusted=True)
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            self._conn.close()
+
+    def _expire(self, job: WriteJob, wait: float) -> None:
+        if job in self._queue:
+            self._queue.remove(job)
+            job.deliver(
+                Failure(
+                    f"database is locked: waited {wait * 1000:.0f} ms for another "
+                    "session's transaction (.timeout MS sets the wait)",
+                    "SQLITE_BUSY",
+                )
+            )
+            self._settle()
+
+    def _cancel_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _rollback(self, owner: TransactionOwner, reason: str | None) -> None:
+        def done(outcome: Outcome) -> None:
+            if reason is not None:
+                owner.transaction_rolled_back(reason)
+
+        self._cancel_idle_timer()
+        self._queue.appendleft(WriteJob(owner, "ROLLBACK", (), False, done))
+        self._idle.clear()
+        self._dispatch()
+
+    def _idle_expired(self, owner: TransactionOwner) -> None:
+        self._idle_timer = None
+        if owner is self._holder and not self._running:
+            reason = (
+                f"transaction rolled back: idle for more than {self._idle_timeout:g}s inside BEGIN"
+            )
+            self._rollback(owner, reason)
+
+    def _dispatch(self) -> None:
+        if self._running or not self._queue:
+            return
+        if self._holder is not None:
+            jobs = [j for j in self._queue if j.owner is self._holder][:1]
+            if not jobs:
+                return
+        elif not self._queue[0].batchable:
+            jobs = [self._queue[0]]
+        else:
+            jobs = []
+            for job in self._queue:
+                if not job.batchable or len(jobs) == _MAX_BATCH:
+                    break
+                jobs.append(job)
+        for job in jobs:
+            self._queue.remove(job)
+            if job.timer is not None:
+                job.timer.cancel()
+        self._running = True
+        self._running_owner = jobs[0].owner if len(jobs) == 1 else None
+        work = [(j.sql, j.params) for j in jobs]
+        loop = asyncio.get_running_loop()
+        future = self._thread.submit(self._execute, work)
+        future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._finished, jobs, f))
+
+    def _finished(self, jobs: list[WriteJob], future: Future[tuple[list[Outcome], bool]]) -> None:
+        self._running = False
+        self._running_owner = None
+        error = future.exception()
+        if error is not None:
+            outcomes: list[Outcome] = [Failure(f"writer failed: {error}")] * len(jobs)
+            in_transaction = False
+        else:
+            outcomes, in_transaction = future.result()
+        if len(jobs) == 1:
+            owner = jobs[0].owner
+            was_holder = owner is self._holder
+            self._holder = owner if in_transaction else None
+            outcome = outcomes[0]
+            if was_holder and not in_transaction and isinstance(outcome, Failure):
+                outcomes = [
+                    Failure(outcome.message + "; the transaction was rolled back", outcome.code)
+                ]
+            if owner in self._gone:
+                self._gone.discard(owner)
+                if in_transaction:
+                    self._rollback(owner, None)
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            job.deliver(outcome)
+        self._dispatch()
+        self._settle()
+
+    def _settle(self) -> None:
+        """After any change: arm the idle timer for a waiting holder, note idleness."""
+        if self._running:
+            return
+        holder = self._holder
+        if (
+            holder is not None
+            and self._idle_timer is None
+            and not any(j.owner is holder for j in self._queue)
+        ):
+            loop = asyncio.get_running_loop()
+            self._idle_timer = loop.call_later(self._idle_timeout, self._idle_expired, holder)
+        if not self._queue and holder is None:
+            self._idle.set()
+        self._dispatch()
+
+    # Everything below runs on the writer thread.
+
+    def _execute(self, work: list[tuple[str, Params]]) -> tuple[list[Outcome], bool]:
+        if len(work) == 1:
+            return [self._run_one(*work[0])], self._conn.in_transaction
+        try:
+            return self._run_batch(work), False
+        except sqlite3.Error:
+            if self._conn.in_transaction:
+                self._internal("ROLLBACK")
+            raise
+
+    def _run_batch(self, work: list[tuple[str, Params]]) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        pending = list(range(len(work)))
+        while pending:
+            self._internal("BEGIN IMMEDIATE")
+            lost: int | None = None
+            done: dict[int, Outcome] = {}
+            for index in pending:
+                self._internal("SAVEPOINT squall_job")
+                outcome = self._run_one(*work[index])
+                if isinstance(outcome, Failure):
+                    if not self._conn.in_transaction:
+                        lost = index  # the error ended the whole transaction
+                        break
+                    self._internal("ROLLBACK TO squall_job")
+                self._internal("RELEASE squall_job")
+                done[index] = outcome
+            if lost is not None:
+                # Nothing of this round was committed: fail the culprit, run the rest again.
+                outcomes[lost] = outcome
+                pending.remove(lost)
+                continue
+            try:
+                self._internal("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._internal("ROLLBACK")
+                done = dict.fromkeys(
+                    pending, Failure(f"commit failed: {exc}", exc.sqlite_errorname)
+                )
+            outcomes.update(done)
+            break
+        return [outcomes[i] for i in range(len(work))]
+
+    def _internal(self, sql: str) -> None:
+        self._guard.reset(_FAR, trusted=True)
+        self._conn.execute(sql)
+
+    def _run_one(self, sql: str, params: Params) -> Outcome:
+        self._guard.reset(time.monotonic() + self._statement_timeout)
+        try:
+            return run(self._conn, sql, params, self._max_rows)
+        except (sqlite3.Error, ValueError, OverflowError) as exc:
+            return failure(exc, self._guard, self._statement_timeout)

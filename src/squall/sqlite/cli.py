@@ -1,0 +1,60 @@
+"""`squall sqlite serve` and `squall sqlite shell`: parse, call the package, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from squall.sqlite.server import config_from, serve
+from squall.sqlite.shell import run_shell
+
+
+@click.group("sqlite")
+def sqlite_group() -> None:
+    """SQLite over TCP: a server with a telnet-friendly protocol, and its shell."""
+
+
+@sqlite_group.command("serve")
+@click.option("--db", required=True, type=click.Path(path_type=Path), help="SQLite file.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=12345, show_default=True, type=int)
+@click.option("--read-only", is_flag=True, help="Refuse every write.")
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Clients must send this file's token first (.auth TOKEN).",
+)
+@click.option("--max-connections", default=100, show_default=True, type=int)
+@click.option("--statement-timeout", default="5s", show_default=True, help="e.g. 5s, 500ms.")
+@click.option("--max-rows", type=int, help="Rows returned per statement at most.")
+def serve_command(
+    db: Path,
+    host: str,
+    port: int,
+    read_only: bool,
+    token_file: Path | None,
+    max_connections: int,
+    statement_timeout: str,
+    max_rows: int | None,
+) -> None:
+    """Serve the SQLite database DB until SIGTERM or Ctrl-C."""
+    serve(
+        config_from(
+            db=db,
+            host=host,
+            port=port,
+            read_only=read_only,
+            token_file=token_file,
+            max_connections=max_connections,
+            statement_timeout=statement_timeout,
+            max_rows=max_rows,
+        )
+    )
+
+
+@sqlite_group.command("shell")
+@click.argument("address", metavar="HOST:PORT")
+def shell_command(address: str) -> None:
+    """An interactive shell (line editing, history) on the server at HOST:PORT."""
+    run_shell(address)

@@ -1,0 +1,83 @@
+"""The seed's topology with Squall's SQLite server: telnet-style session and the client."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+import squall.sqlite
+
+from .conftest import EXAMPLES
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _session(port: int, typed: bytes, until: bytes, timeout: float = 30) -> bytes:
+    """Type `typed` as telnet would; retry while the proxy has no server behind it yet."""
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(typed)
+                seen = b""
+                while until not in seen and (chunk := conn.recv(4096)):
+                    seen += chunk
+                if until in seen:
+                    return seen
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"never read {until!r} on port {port}; last read {seen!r}")
+
+
+def test_seed_session_through_proxy_then_switch(
+    squall_example, tmp_path: Path, docker_client: docker.DockerClient
+) -> None:
+    example = tmp_path / "examples" / "sqlite-server"
+    shutil.copytree(EXAMPLES / "sqlite-server", example)
+    (tmp_path / "src").symlink_to(EXAMPLES.parent / "src")
+    dbs = tmp_path / "dbs"
+    subprocess.run(
+        [str(example / "setup_dbs.sh")],
+        check=True,
+        env={"SQLITE_DBS": str(dbs), "PATH": "/usr/bin:/bin"},
+    )
+    port = _free_port()
+    cluster = squall_example(
+        "sqlite-server/compose.yaml", SQLITE_DBS=str(dbs), PROXY_PORT=str(port)
+    )
+    cluster.file = example / "compose.yaml"
+    cluster("up")
+
+    out = _session(port, b"select * from t1;\r\n", b"test\n")
+    assert b"sqlite> test\n" in out
+
+    with squall.sqlite.connect("127.0.0.1", port) as db:
+        db.execute("INSERT INTO t1 VALUES (?)", ["from python"])
+        assert [r[0] for r in db.execute("SELECT c1 FROM t1 ORDER BY rowid").rows] == [
+            "test",
+            "from python",
+        ]
+
+    compose = cluster.file.read_text()
+    cluster.file.write_text(compose.replace("/test:/opt/sqlite", "/live:/opt/sqlite"))
+    cluster("up")
+    assert b"live" in _session(port, b"select * from t1;\r\n", b"live")
+
+    cluster("stop", "server")
+    server = docker_client.containers.get(f"{cluster.project}-server-1")
+    assert server.attrs["State"]["ExitCode"] == 0, "SIGTERM: finish, checkpoint, exit 0"
+    assert not (dbs / "live" / "db-wal").exists() or (dbs / "live" / "db-wal").stat().st_size == 0
