@@ -6,15 +6,32 @@ The CLI (and later the HTTP API and the Python API) call this layer; it never pr
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from squall import expiry
+from squall.cluster_status import (
+    ClusterStatus,
+    ServiceFaults,
+    ServiceStatus,
+    cannot_reach,
+    describe_shapes,
+)
 from squall.errors import ServiceNotFound, SpecError, UsageError
+from squall.faults.controller import FaultEngine, FaultReport, PlannedNamespace
+from squall.faults.desired import DesiredFaults, ShapeEntry
+from squall.faults.model import Partition, PresetName, Shape, parse_preset
+from squall.faults.shaper.control import ShaperStatus
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
 from squall.spec.loader import find_cluster_file, load_cluster
-from squall.spec.model import ClusterSpec
+from squall.spec.model import ClusterSpec, FaultPresets
 from squall.state import StateDir, default_state_root
+
+Log = Callable[[str], None]
+RESTARTING_ACTIONS = frozenset({Action.START, Action.RESTART, Action.UNPAUSE})
+"""After these a service has a new namespace (or is back): its faults are re-applied."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +75,19 @@ class Session:
     cluster: ClusterRef
     backend: Backend
     state: StateDir
+    log: Log | None = None
+    """Receives every kernel command (`-v`)."""
 
     @classmethod
     def create(
-        cls, cluster: ClusterRef, backend: Backend, state_root: Path | None = None
+        cls,
+        cluster: ClusterRef,
+        backend: Backend,
+        state_root: Path | None = None,
+        log: Log | None = None,
     ) -> Session:
         root = state_root if state_root is not None else default_state_root()
-        return cls(cluster, backend, StateDir(root, cluster.project))
+        return cls(cluster, backend, StateDir(root, cluster.project), log)
 
     @property
     def project(self) -> str:
@@ -81,9 +104,13 @@ class Session:
         spec = self._spec("up")
         with self.state.locked("up"):
             self.backend.up(spec, build=build, force=force, progress=progress)
+            if not self._desired().is_empty:
+                self._apply(self._desired())
 
     def down(self, *, volumes: bool = False, progress: Progress | None = None) -> None:
         with self.state.locked("down"):
+            expiry.cancel(self.state.path)
+            self._engine().clear([])
             self.backend.down(self.project, volumes=volumes, progress=progress)
         self.state.remove()
 
@@ -137,6 +164,8 @@ class Session:
     def act(self, services: Sequence[str], action: Action, *, signal: str | None = None) -> None:
         with self.state.locked(str(action)):
             self.backend.act(self.project, services, action, signal=signal)
+            if action in RESTARTING_ACTIONS and not self._desired().is_empty:
+                self._apply(self._desired())
 
     def logs(
         self, service: str, *, follow: bool = False, tail: int | None = None
@@ -167,3 +196,129 @@ class Session:
         self.select_services([service])
         with self.state.locked("net disconnect"):
             self.backend.disconnect(self.project, network, service)
+
+    # Faults --------------------------------------------------------------------------
+
+    def _engine(self) -> FaultEngine:
+        return FaultEngine(self.project, self.state.ensure(), self.state.root, self.log)
+
+    def _desired(self) -> DesiredFaults:
+        return DesiredFaults.load(self.state.path)
+
+    def _apply(self, desired: DesiredFaults, *, dry_run: bool = False) -> list[PlannedNamespace]:
+        """Plan (and unless `dry_run`, apply and record) `desired` on the running services."""
+        now = time.time()
+        services = self.backend.status(self.project)
+        engine = self._engine()
+        if dry_run:
+            return engine.plan(desired, services, now)
+        desired = desired.active(now)
+        planned = engine.apply(desired, services, now)
+        desired.save(self.state.path)
+        expiry.schedule(self.state.root, self.project, self.backend.name, desired.next_expiry())
+        return planned
+
+    def _change(
+        self, command: str, change: Callable[[DesiredFaults], DesiredFaults], dry_run: bool
+    ) -> list[PlannedNamespace]:
+        with self.state.locked(command):
+            return self._apply(change(self._desired()), dry_run=dry_run)
+
+    def reconcile_faults(self) -> list[PlannedNamespace]:
+        """Make the kernel match the recorded desired state again (timers, recovery)."""
+        return self._change("reconcile", lambda d: d, dry_run=False)
+
+    def presets(self) -> FaultPresets:
+        spec = self.cluster.spec
+        return spec.options.presets if spec is not None else FaultPresets()
+
+    def roles(self) -> tuple[set[str], set[str]]:
+        """Holy and neutral services, from the file (Blockade fields or `x-squall`)."""
+        spec = self.cluster.spec
+        if spec is None:
+            return set(), set()
+        holy = {s.name for s in spec.services if s.holy}
+        neutral = {s.name for s in spec.services if s.neutral}
+        for key, names in (("holy", holy), ("neutral", neutral)):
+            listed = spec.options.raw.get(key, [])
+            if isinstance(listed, list):
+                names.update(str(n) for n in listed)
+        return holy, neutral
+
+    def running_services(self) -> list[str]:
+        return sorted(s.service for s in self.backend.status(self.project) if s.state == "running")
+
+    def shape(
+        self,
+        services: Sequence[str],
+        shape: Shape,
+        *,
+        to_services: Sequence[str] = (),
+        origin: str = "shape",
+        dry_run: bool = False,
+    ) -> list[PlannedNamespace]:
+        """Add `shape` to each service (replacing one with the same target)."""
+        known = self.known_services()
+        for peer in to_services:
+            if peer not in known:
+                raise ServiceNotFound(
+                    f"--to {peer}: no such service (services: {', '.join(known)})"
+                )
+        entry = ShapeEntry(shape, tuple(dict.fromkeys(to_services)), origin)
+
+        def change(desired: DesiredFaults) -> DesiredFaults:
+            for service in services:
+                desired = desired.with_shape(service, entry)
+            return desired
+
+        return self._change(origin, change, dry_run)
+
+    def preset(
+        self, name: PresetName, services: Sequence[str], *, dry_run: bool = False
+    ) -> list[PlannedNamespace]:
+        """Blockade's slow / flaky / duplicate, with the file's values or Blockade's."""
+        text = getattr(self.presets(), name)
+        return self.shape(services, parse_preset(name, text), origin=name, dry_run=dry_run)
+
+    def fast(self, services: Sequence[str], *, dry_run: bool = False) -> list[PlannedNamespace]:
+        """Remove all shaping from `services` (partitions stay: `join` heals those)."""
+        chosen = set(services)
+        return self._change("fast", lambda d: d.without_shapes(chosen), dry_run)
+
+    def partition(self, partition: Partition, *, dry_run: bool = False) -> list[PlannedNamespace]:
+        """Replace the partition in force."""
+        return self._change("partition", lambda d: d.with_partition(partition), dry_run)
+
+    def join(self, *, dry_run: bool = False) -> list[PlannedNamespace]:
+        return self._change("join", lambda d: d.with_partition(Partition()), dry_run)
+
+    def cluster_status(self, *, read_kernel: bool) -> ClusterStatus:
+        """Services, their faults as desired, and (with `read_kernel`) the drift."""
+        now = time.time()
+        states = self.status()
+        desired = self._desired().active(now)
+        engine = self._engine()
+        reports: dict[str, FaultReport] = {}
+        if read_kernel:
+            reports = {r.service: r for r in engine.inspect(desired, states, now)}
+        shaper: ShaperStatus | None = engine.shaper()
+        shaper_missed = any("shaper" in d for r in reports.values() for d in r.drift)
+        if shaper is not None and not (shaper.running or shaper_missed):
+            shaper = None
+        services = []
+        for state in states:
+            report = reports.get(state.service)
+            services.append(
+                ServiceStatus(
+                    state,
+                    ServiceFaults(
+                        shapes=describe_shapes(desired, state.service),
+                        cannot_reach=cannot_reach(desired.partition, state.service),
+                        drift=report.drift if report else (),
+                        notes=report.notes if report else (),
+                    ),
+                )
+            )
+        return ClusterStatus(
+            self.project, tuple(services), desired.partition, shaper, kernel_checked=read_kernel
+        )

@@ -4,48 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 from rich.console import Console
 
 from squall import __version__
+from squall.cli import faults as fault_commands
+from squall.cli.options import CONTEXT, Options, chosen_services, pass_options, service_targets
 from squall.cli.progress import ConsoleProgress
-from squall.cli.render import network_table, status_table, to_json
+from squall.cli.render import network_table, status_json, status_table, to_json
 from squall.errors import SquallError
-from squall.runtime.base import Action, Backend
-from squall.runtime.select import BACKEND_NAMES, make_backend
-from squall.session import Session, resolve_cluster
+from squall.runtime.base import Action
+from squall.runtime.select import BACKEND_NAMES
 from squall.sqlite.cli import sqlite_group
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-@dataclass
-class Options:
-    """Global flags, and the backend once a command asks for one."""
-
-    file: Path | None
-    project: str | None
-    backend_name: str
-    out: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
-    backend: Backend | None = None
-
-    def session(self, *, need_file: bool = False) -> Session:
-        cluster = resolve_cluster(self.file, self.project, Path.cwd(), need_file=need_file)
-        if cluster.spec is not None:
-            for warning in cluster.spec.warnings:
-                self.err.print(f"warning: {warning}", markup=False, highlight=False)
-        if self.backend is None:
-            self.backend = make_backend(self.backend_name)
-        return Session.create(cluster, self.backend)
-
-
-pass_options = click.make_pass_decorator(Options)
 
 
 @click.group(context_settings=CONTEXT)
@@ -92,7 +65,7 @@ def cli(
     if verbose:
         logging.basicConfig(format="squall: %(message)s", stream=sys.stderr)
         logging.getLogger("squall").setLevel(logging.DEBUG)
-    options = Options(file, project, backend)
+    options = Options(file, project, backend, verbose=verbose)
     ctx.obj = options
 
     def close() -> None:
@@ -115,7 +88,7 @@ def up(options: Options, build: bool, force: bool) -> None:
     session = options.session(need_file=True)
     with ConsoleProgress(options.err, title=f"squall up {session.project}") as progress:
         session.up(build=build, force=force, progress=progress)
-    options.out.print(status_table(session.status(), session.project))
+    options.out.print(status_table(session.cluster_status(read_kernel=False)))
 
 
 @cli.command()
@@ -132,13 +105,17 @@ def down(options: Options, volumes: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_options
 def status(options: Options, as_json: bool) -> None:
-    """Services: container id, state, health and IP on every network."""
+    """Services: id, state, health, IP per network, and the faults in force.
+
+    Faults are shown as desired and checked against what the kernel really holds;
+    any difference is flagged as drift (reading the kernel needs root).
+    """
     session = options.session()
-    states = session.status()
+    report = session.cluster_status(read_kernel=os.geteuid() == 0)
     if as_json:
-        click.echo(to_json(states))
+        click.echo(status_json(report))
     else:
-        options.out.print(status_table(states, session.project))
+        options.out.print(status_table(report))
 
 
 cli.add_command(status, name="ps")
@@ -174,9 +151,7 @@ def exec_command(options: Options, no_tty: bool, service: str, command: tuple[st
 
 
 def _action_command(action: Action, help_text: str) -> click.Command:
-    @click.argument("services", nargs=-1)
-    @click.option("--all", "all_services", is_flag=True, help="Every service of the cluster.")
-    @click.option("--random", "pick_random", is_flag=True, help="One service chosen at random.")
+    @service_targets
     @pass_options
     def command(
         options: Options,
@@ -186,11 +161,9 @@ def _action_command(action: Action, help_text: str) -> click.Command:
         signal: str | None = None,
     ) -> None:
         session = options.session()
-        chosen = session.select_services(
-            services, all_services=all_services, pick_random=pick_random, rng=random.Random()
-        )
+        chosen = chosen_services(session, services, all_services, pick_random)
         session.act(chosen, action, signal=signal)
-        options.err.print(f"{action}: {', '.join(chosen)}", markup=False, highlight=False)
+        options.say(f"{action}: {', '.join(chosen)}")
 
     command.__doc__ = help_text
     if action is Action.KILL:
@@ -237,11 +210,9 @@ def net_ls(options: Options, as_json: bool) -> None:
 def net_create(options: Options, name: str, subnet: str | None, internal: bool) -> None:
     """Create a bridge network belonging to the cluster (removed by `down`)."""
     created = options.session().create_network(name, subnet=subnet, internal=internal)
-    options.err.print(
+    options.say(
         f"network {created.name} created"
-        f" ({created.backend_name}, {','.join(created.subnets) or '-'})",
-        markup=False,
-        highlight=False,
+        f" ({created.backend_name}, {','.join(created.subnets) or '-'})"
     )
 
 
@@ -251,7 +222,7 @@ def net_create(options: Options, name: str, subnet: str | None, internal: bool) 
 def net_rm(options: Options, name: str) -> None:
     """Remove a cluster network."""
     options.session().remove_network(name)
-    options.err.print(f"network {name} removed", markup=False, highlight=False)
+    options.say(f"network {name} removed")
 
 
 @net.command(name="connect")
@@ -262,7 +233,7 @@ def net_rm(options: Options, name: str) -> None:
 def net_connect(options: Options, network: str, service: str, aliases: tuple[str, ...]) -> None:
     """Attach SERVICE to NETWORK (it keeps its other networks)."""
     options.session().connect(network, service, aliases=aliases)
-    options.err.print(f"{service} connected to {network}", markup=False, highlight=False)
+    options.say(f"{service} connected to {network}")
 
 
 @net.command(name="disconnect")
@@ -272,7 +243,7 @@ def net_connect(options: Options, network: str, service: str, aliases: tuple[str
 def net_disconnect(options: Options, network: str, service: str) -> None:
     """Detach SERVICE from NETWORK."""
     options.session().disconnect(network, service)
-    options.err.print(f"{service} disconnected from {network}", markup=False, highlight=False)
+    options.say(f"{service} disconnected from {network}")
 
 
 @cli.group(context_settings=CONTEXT)
@@ -294,13 +265,15 @@ def images_build(options: Options, force: bool) -> None:
 
 
 cli.add_command(sqlite_group, name="sqlite")
+for _command in fault_commands.COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:
     """Console entry point: run the CLI and turn every Squall error into one line."""
     err = Console(stderr=True)
     try:
-        cli.main(prog_name="squall", standalone_mode=False)
+        code = cli.main(prog_name="squall", standalone_mode=False)
     except SquallError as exc:
         err.print(f"squall: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -317,3 +290,4 @@ def main() -> None:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

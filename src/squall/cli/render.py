@@ -7,31 +7,59 @@ import json
 from collections.abc import Sequence
 
 from rich.table import Table
+from rich.text import Text
 
-from squall.runtime.base import NetworkState, ServiceState
+from squall.cluster_status import ClusterStatus, ServiceFaults
+from squall.runtime.base import NetworkState
 
 
-def to_json(items: Sequence[ServiceState] | Sequence[NetworkState]) -> str:
+def to_json(items: Sequence[NetworkState]) -> str:
     return json.dumps([dataclasses.asdict(item) for item in items], indent=2)
 
 
-def status_table(states: Sequence[ServiceState], project: str) -> Table:
-    table = Table(title=f"cluster {project}", title_justify="left", box=None, pad_edge=False)
+def status_json(status: ClusterStatus) -> str:
+    return json.dumps(status.to_dict(), indent=2)
+
+
+def _faults_cell(faults: ServiceFaults) -> Text:
+    text = Text()
+    lines: list[tuple[str, str]] = [(s, "cyan") for s in faults.shapes]
+    if faults.cannot_reach:
+        lines.append(("cut from " + ",".join(faults.cannot_reach), "magenta"))
+    lines += [(f"drift: {d}", "bold red") for d in faults.drift]
+    lines += [(f"note: {n}", "yellow") for n in faults.notes]
+    for i, (line, style) in enumerate(lines):
+        text.append(("\n" if i else "") + line, style=style)
+    return text if lines else Text("-")
+
+
+def status_table(status: ClusterStatus) -> Table:
+    table = Table(title=f"cluster {status.project}", title_justify="left", box=None, pad_edge=False)
     table.add_column("SERVICE", no_wrap=True)
     table.add_column("ID", no_wrap=True)
     table.add_column("STATE", no_wrap=True)
-    table.add_column("HEALTH", no_wrap=True)
-    table.add_column("NETWORKS")
-    for s in states:
+    table.add_column("NETWORKS", no_wrap=True)
+    table.add_column("FAULTS")
+    for entry in status.services:
+        s = entry.state
         nets = "\n".join(f"{a.network} {a.ip or '-'}" for a in s.addresses) or "-"
         style = {"running": "green", "missing": "red", "exited": "yellow"}.get(s.state, "")
+        state = s.state if not s.health else f"{s.state} ({s.health})"
         table.add_row(
             s.service,
             (s.id or "-")[:12],
-            f"[{style}]{s.state}[/]" if style else s.state,
-            s.health or "-",
+            Text(state, style=style),
             nets,
+            _faults_cell(entry.faults),
         )
+    if status.partition:
+        groups = " | ".join(",".join(g) for g in status.partition.groups)
+        table.caption = f"partition ({status.partition.kind}) {groups}".rstrip()
+    if status.shaper is not None and not status.shaper.running:
+        table.caption = (table.caption or "") + "\nshaper NOT running: run `squall fast --all`"
+    if not status.kernel_checked:
+        table.caption = (table.caption or "") + "\n(kernel not read: not root; drift unknown)"
+    table.caption_justify = "left"
     return table
 
 

@@ -28,6 +28,7 @@ from squall.faults.plan import (
     IFB_PREFIX,
     TC_HANDLE,
     Chain,
+    Interface,
     KernelCaps,
     KernelPlan,
     Rule,
@@ -306,6 +307,43 @@ def read_back(netns: str, tag: str, log: Log | None = None) -> ActualFaults:
         classes=tuple(classes),
         ifbs=snap.ifbs,
     )
+
+
+def list_interfaces(netns: str, log: Log | None = None) -> list[Interface]:
+    """The namespace's interfaces with IPv4 addresses (loopback left out), in one `ip` run.
+
+    Faults are planned per interface, so nothing assumes `eth0` or one network.
+    """
+    ns = _Namespace(netns, log)
+    out = ns.run(("ip", "-j", "-4", "-batch", "-"), stdin="addr show\nroute show default\n").stdout
+    decoder = json.JSONDecoder()
+    documents: list[list[dict[str, object]]] = []
+    position = 0
+    while position < len(out):
+        while position < len(out) and out[position].isspace():
+            position += 1
+        if position >= len(out):
+            break
+        document, position = decoder.raw_decode(out, position)
+        documents.append(document if isinstance(document, list) else [])
+    links = documents[0] if documents else []
+    routes = documents[1] if len(documents) > 1 else []
+    default_devs = {str(r.get("dev")) for r in routes}
+    interfaces: list[Interface] = []
+    for link in links:
+        name = str(link.get("ifname", ""))
+        flags = link.get("flags", [])
+        if not name or (isinstance(flags, list) and "LOOPBACK" in flags):
+            continue
+        infos = link.get("addr_info", [])
+        addresses = tuple(
+            f"{a['local']}/{a['prefixlen']}"
+            for a in (infos if isinstance(infos, list) else [])
+            if isinstance(a, dict) and a.get("family") == "inet"
+        )
+        if addresses:
+            interfaces.append(Interface(name, addresses, default_route=name in default_devs))
+    return interfaces
 
 
 # Writing the kernel ---------------------------------------------------------------

@@ -252,31 +252,27 @@ def reachable(partition: Partition, src: str, dst: str) -> bool:
 
 
 def blocks(partition: Partition, addresses: Mapping[str, Sequence[str]]) -> dict[str, Blocks]:
-    """What each service's namespace must drop: its peers' addresses, per direction.
+    """What each service's namespace must drop: its peers' addresses, on ingress.
 
-    A cut src -> dst is enforced on both ends (src's egress and dst's ingress), so
-    it holds even where only one end's rules are in place.
+    A cut src -> dst is enforced where the packet arrives (dst's INPUT): the sender's
+    packets leave and vanish, so it sees timeouts and "100% packet loss", as across a
+    real partition (and as under Blockade). A drop on the sender's own OUTPUT would
+    instead fail its `sendto` at once with EPERM, which no real network does.
 
     Raises:
         UsageError: a service in a cut has no known address.
     """
-    egress: dict[str, set[str]] = {s: set() for s in addresses}
     ingress: dict[str, set[str]] = {s: set() for s in addresses}
-    egress_new: dict[str, set[str]] = {s: set() for s in addresses}
     ingress_new: dict[str, set[str]] = {s: set() for s in addresses}
     for cut in partition.cuts:
         for name in (cut.src, cut.dst):
             if not addresses.get(name):
                 raise UsageError(f"service {name} has no address to partition (is it running?)")
-        out = egress_new if cut.one_way else egress
         into = ingress_new if cut.one_way else ingress
-        out[cut.src].update(_host(a) for a in addresses[cut.dst])
         into[cut.dst].update(_host(a) for a in addresses[cut.src])
     return {
         service: Blocks(
-            egress=tuple(egress[service]),
             ingress=tuple(ingress[service]),
-            egress_originated=tuple(egress_new[service] - egress[service]),
             ingress_originated=tuple(ingress_new[service] - ingress[service]),
         )
         for service in addresses

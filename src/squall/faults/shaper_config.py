@@ -101,4 +101,3 @@ __all__ = [
     "QueueSpec",
     "ShaperConfig",
 ]
-

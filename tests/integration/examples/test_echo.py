@@ -25,7 +25,7 @@ def test_echo_server_sends_bytes_back(squall_example) -> None:
     )
     assert reply.stdout == "hello squall\n"
 
-    states = {s["service"]: s for s in json.loads(squall("status", "--json").stdout)}
+    states = {s["service"]: s for s in json.loads(squall("status", "--json").stdout)["services"]}
     assert {name: s["state"] for name, s in states.items()} == {
         "client": "running",
         "server": "running",

@@ -29,7 +29,7 @@ def test_blockade_file_runs_and_clients_reach_server(squall_example, ubuntu_trus
     squall = squall_example("network-failure/blockade.yml")
     squall("up")
 
-    states = {s["service"]: s for s in json.loads(squall("status", "--json").stdout)}
+    states = {s["service"]: s for s in json.loads(squall("status", "--json").stdout)["services"]}
     assert sorted(states) == ["client1", "client2", "server"]
     assert all(s["state"] == "running" for s in states.values())
     server_ip = states["server"]["addresses"][0]["ip"]

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 
 def _addresses(squall) -> dict[str, dict[str, str]]:
-    states = json.loads(squall("status", "--json").stdout)
+    states = json.loads(squall("status", "--json").stdout)["services"]
     return {s["service"]: {a["network"]: a["ip"] for a in s["addresses"]} for s in states}
 
 

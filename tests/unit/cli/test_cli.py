@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from squall.cli import main as cli_main
+from squall.cli import options as cli_options
 from tests.unit.fakes import FakeBackend
 
 COMPOSE = """\
@@ -25,7 +26,7 @@ services:
 @pytest.fixture
 def backend(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBackend:
     fake = FakeBackend()
-    monkeypatch.setattr(cli_main, "make_backend", lambda name: fake)
+    monkeypatch.setattr(cli_options, "make_backend", lambda name: fake)
     monkeypatch.setenv("SQUALL_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "compose.yaml").write_text(COMPOSE)
@@ -49,7 +50,7 @@ def test_up_then_status_json(backend: FakeBackend, capsys, monkeypatch) -> None:
     code, out, _ = run(capsys, monkeypatch, "up")
     assert code == 0 and "web" in out and "db" in out
     code, out, _ = run(capsys, monkeypatch, "status", "--json")
-    rows = json.loads(out)
+    rows = json.loads(out)["services"]
     assert [(r["service"], r["state"]) for r in rows] == [("db", "running"), ("web", "running")]
     assert rows[0]["addresses"][0]["network"] == "default"
 
@@ -59,7 +60,7 @@ def test_status_lists_declared_services_not_created_as_missing(
 ) -> None:
     code, out, _ = run(capsys, monkeypatch, "ps", "--json")
     assert code == 0
-    assert {r["service"]: r["state"] for r in json.loads(out)} == {
+    assert {r["service"]: r["state"] for r in json.loads(out)["services"]} == {
         "db": "missing",
         "web": "missing",
     }

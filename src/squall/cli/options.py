@@ -1,0 +1,67 @@
+"""What every command shares: global flags, the session they lead to, service targets."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from squall.runtime.base import Backend
+from squall.runtime.select import make_backend
+from squall.session import Session, resolve_cluster
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Options:
+    """Global flags, and the backend once a command asks for one."""
+
+    file: Path | None
+    project: str | None
+    backend_name: str
+    verbose: bool = False
+    out: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+    backend: Backend | None = None
+
+    def say(self, text: str) -> None:
+        """One plain line on stderr (progress and confirmations; stdout stays data)."""
+        self.err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def session(self, *, need_file: bool = False) -> Session:
+        cluster = resolve_cluster(self.file, self.project, Path.cwd(), need_file=need_file)
+        if cluster.spec is not None:
+            for warning in cluster.spec.warnings:
+                self.say(f"warning: {warning}")
+        if self.backend is None:
+            self.backend = make_backend(self.backend_name)
+        log = (lambda line: self.say(f"+ {line}")) if self.verbose else None
+        return Session.create(cluster, self.backend, log=log)
+
+
+pass_options = click.make_pass_decorator(Options)
+
+
+def service_targets(command: F) -> F:
+    """`SERVICE... | --all | --random`, as Blockade's commands take them."""
+    command = click.option(
+        "--random", "pick_random", is_flag=True, help="One running service chosen at random."
+    )(command)
+    command = click.option("--all", "all_services", is_flag=True, help="Every service.")(command)
+    return click.argument("services", nargs=-1)(command)
+
+
+def chosen_services(
+    session: Session, services: tuple[str, ...], all_services: bool, pick_random: bool
+) -> list[str]:
+    return session.select_services(
+        services, all_services=all_services, pick_random=pick_random, rng=random.Random()
+    )

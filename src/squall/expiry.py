@@ -1,0 +1,108 @@
+"""`--duration`: a detached process that heals expired shapes even if the CLI is gone.
+
+One timer per cluster, for the earliest expiry; it takes the cluster's lock like any
+command, drops what has expired, re-applies, and schedules the next one. Its pidfile
+lives in the state directory and is checked against /proc before any signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from squall.faults.shaper.procs import command_line, is_zombie, read_pid
+
+MODULE = "squall.expiry"
+PID_FILE = "expiry.pid"
+
+
+def _running_timer(pidfile: Path) -> int | None:
+    pid = read_pid(pidfile)
+    if pid is None or pid == os.getpid() or is_zombie(pid):
+        return None
+    argv = command_line(pid)
+    if MODULE in argv and str(pidfile) in argv:
+        return pid
+    return None
+
+
+def cancel(state_dir: Path) -> None:
+    pidfile = state_dir / PID_FILE
+    pid = _running_timer(pidfile)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    if read_pid(pidfile) != os.getpid():
+        pidfile.unlink(missing_ok=True)
+
+
+def schedule(state_root: Path, project: str, backend: str, at: float | None) -> None:
+    """Replace the cluster's timer with one for `at` (Unix time); None: no timer."""
+    state_dir = state_root / project
+    cancel(state_dir)
+    if at is None:
+        return
+    pidfile = state_dir / PID_FILE
+    argv = [
+        sys.executable,
+        "-m",
+        MODULE,
+        "--state-root",
+        str(state_root),
+        "--project",
+        project,
+        "--backend",
+        backend,
+        "--at",
+        repr(at),
+        "--pidfile",
+        str(pidfile),
+    ]
+    with open(state_dir / "expiry.log", "ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
+    pidfile.write_text(f"{proc.pid}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__)
+    parser.add_argument("--state-root", type=Path, required=True)
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--backend", required=True)
+    parser.add_argument("--at", type=float, required=True)
+    parser.add_argument("--pidfile", type=Path, required=True)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    time.sleep(max(0.0, args.at - time.time()))
+
+    from squall.errors import SquallError
+    from squall.runtime.select import make_backend
+    from squall.session import ClusterRef, Session
+
+    try:
+        with make_backend(args.backend) as backend:
+            session = Session.create(ClusterRef(args.project, None), backend, args.state_root)
+            session.reconcile_faults()
+    except SquallError as exc:
+        print(f"squall expiry: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if read_pid(args.pidfile) == os.getpid():
+            args.pidfile.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
