@@ -19,6 +19,8 @@ class Check:
     name: str
     ok: bool
     detail: str
+    required: bool = True
+    """False for what Squall can do without (netem: the userspace shaper stands in)."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Diagnosis:
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
+        return all(c.ok or not c.required for c in self.checks)
 
 
 def diagnose(caps_dir: Path) -> Diagnosis:
@@ -56,7 +58,7 @@ def diagnose(caps_dir: Path) -> Diagnosis:
             detail = "present" if present else "absent"
             if name == "netem" and not present:
                 detail += ": delay/jitter/duplicate/corrupt/reorder use the userspace shaper"
-            checks.append(Check(name, present or name == "netem", detail))
+            checks.append(Check(name, present, detail, required=name != "netem"))
         checks.append(
             Check("iptables backend", caps.iptables_backend is not None, str(caps.iptables_backend))
         )

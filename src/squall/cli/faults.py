@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
-import time
 from collections.abc import Sequence
 
 import click
@@ -13,28 +11,16 @@ from rich.table import Table
 
 from squall.cli.options import CONTEXT, Options, chosen_services, pass_options, service_targets
 from squall.doctor import diagnose
-from squall.errors import UsageError
 from squall.faults.controller import PlannedNamespace
-from squall.faults.model import (
-    DIRECTIONS,
-    DISTRIBUTIONS,
-    PROTOS,
-    Partition,
-    Selector,
-    Shape,
-    parse_peer,
-    parse_ports,
-)
-from squall.faults.partition import (
-    JEPSEN_SHAPES,
-    blockade_partition,
-    isolate,
-    jepsen,
-    one_way,
-    random_partition,
+from squall.faults.model import DIRECTIONS, DISTRIBUTIONS, PROTOS
+from squall.faults.partition import JEPSEN_SHAPES
+from squall.faults.request import (
+    build_isolation,
+    build_partition,
+    build_shape,
+    describe_partition,
 )
 from squall.session import Session
-from squall.units import Duration, parse_duration, parse_percent, parse_rate
 
 dry_run_option = click.option(
     "--dry-run", is_flag=True, help="Print the kernel rules it would set; change nothing."
@@ -120,36 +106,25 @@ def shape(
     specific selection wins for a packet. `squall fast SERVICE` removes them.
     """
     session = options.session()
-    known = set(session.known_services())
-    to_services: list[str] = []
-    cidrs: list[str] = []
-    for value in (p.strip() for text in peers for p in text.split(",") if p.strip()):
-        if value in known:
-            to_services.append(value)
-        else:
-            cidrs.append(parse_peer(value))
-    expires = _expiry(duration)
-    the_shape = Shape(
-        delay=parse_duration(delay, "--delay") if delay else None,
-        jitter=parse_duration(jitter, "--jitter") if jitter else None,
-        distribution=distribution,  # type: ignore[arg-type]
-        correlation=parse_percent(correlation, "--correlation") if correlation else None,
-        loss=parse_percent(loss, "--loss") if loss else None,
-        loss_correlation=parse_percent(loss_correlation, "--loss-correlation")
-        if loss_correlation
-        else None,
-        rate=parse_rate(rate, "--rate") if rate else None,
-        duplicate=parse_percent(duplicate, "--duplicate") if duplicate else None,
-        corrupt=parse_percent(corrupt, "--corrupt") if corrupt else None,
-        reorder=parse_percent(reorder, "--reorder") if reorder else None,
-        selector=Selector(
-            peers=tuple(cidrs),
-            ports=parse_ports(port) if port else (),
-            proto=proto,  # type: ignore[arg-type]
-            direction=direction,  # type: ignore[arg-type]
-        ),
-        expires_at=expires,
+    request = build_shape(
+        known_services=session.known_services(),
+        delay=delay,
+        jitter=jitter,
+        distribution=distribution,
+        correlation=correlation,
+        loss=loss,
+        loss_correlation=loss_correlation,
+        rate=rate,
+        duplicate=duplicate,
+        corrupt=corrupt,
+        reorder=reorder,
+        to=peers,
+        port=port,
+        proto=proto,
+        direction=direction,
+        duration=duration,
     )
+    the_shape, to_services = request.shape, request.to_services
     chosen = chosen_services(session, services, all_services, pick_random)
     planned = session.shape(chosen, the_shape, to_services=to_services, dry_run=dry_run)
     _report(options, planned, dry_run)
@@ -157,15 +132,6 @@ def shape(
         target = f" to {','.join(to_services)}" if to_services else ""
         until = f" for {duration}" if duration else ""
         options.say(f"shaped {', '.join(chosen)}: {the_shape}{target}{until}")
-
-
-def _expiry(duration: str | None) -> float | None:
-    if duration is None:
-        return None
-    parsed: Duration = parse_duration(duration, "--duration")
-    if parsed.ns <= 0:
-        raise UsageError(f"--duration {duration}: must be more than 0")
-    return time.time() + parsed.seconds
 
 
 def _preset_command(name: str, summary: str) -> click.Command:
@@ -258,39 +224,20 @@ def partition(
     session = options.session()
     services = session.known_services()
     holy, neutral = session.roles()
-    rng = random.Random(seed)
-    modes = sum((bool(groups) and not one_way, pick_random, one_way, jepsen_shape is not None))
-    if modes != 1:
-        raise UsageError("give groups (A,B C), or one of --random, --one-way A B, --shape NAME")
-    if one_way:
-        sides = _groups(groups)
-        if len(sides) != 2:
-            raise UsageError("--one-way takes two groups: SOURCE[,SOURCE] DEST[,DEST]")
-        cut = one_way_partition(sides, services, holy)
-    elif pick_random:
-        cut = random_partition(services, rng, holy, neutral)
-    elif jepsen_shape is not None:
-        cut = jepsen(jepsen_shape, services, rng, holy, neutral)
-    else:
-        cut = blockade_partition(_groups(groups), services, holy, neutral)
+    cut = build_partition(
+        _groups(groups),
+        services=services,
+        holy=holy,
+        neutral=neutral,
+        one_way_cut=one_way,
+        pick_random=pick_random,
+        jepsen_shape=jepsen_shape,
+        seed=seed,
+    )
     planned = session.partition(cut, dry_run=dry_run)
     _report(options, planned, dry_run)
     if not dry_run:
         options.say(describe_partition(cut))
-
-
-def one_way_partition(sides: list[list[str]], services: Sequence[str], holy: set[str]) -> Partition:
-    pairs = [(src, dst) for src in sides[0] for dst in sides[1]]
-    return one_way(pairs, services, holy)
-
-
-def describe_partition(cut: Partition) -> str:
-    if not cut:
-        return "no partition: every service reaches every other"
-    if cut.groups:
-        return f"partition ({cut.kind}): " + " | ".join(",".join(g) for g in cut.groups)
-    arrows = ", ".join(f"{c.src}-/->{c.dst}" for c in cut.cuts)
-    return f"partition ({cut.kind}): {arrows}"
 
 
 @click.command(name="isolate", context_settings=CONTEXT)
@@ -302,10 +249,7 @@ def isolate_command(options: Options, services: tuple[str, ...], dry_run: bool) 
     session = options.session()
     known = session.known_services()
     holy, neutral = session.roles()
-    if len(services) == 1:
-        cut = isolate(services[0], known, holy, neutral)
-    else:
-        cut = blockade_partition([[s] for s in services], known, holy, neutral)
+    cut = build_isolation(services, known=known, holy=holy, neutral=neutral)
     planned = session.partition(cut, dry_run=dry_run)
     _report(options, planned, dry_run)
     if not dry_run:
@@ -339,7 +283,8 @@ def doctor(options: Options, as_json: bool) -> None:
         for column in ("CHECK", "OK", "DETAIL"):
             checks.add_column(column)
         for c in found.checks:
-            checks.add_row(c.name, "[green]yes[/]" if c.ok else "[red]no[/]", c.detail)
+            mark = "[green]yes[/]" if c.ok else "[red]NO[/]" if c.required else "[yellow]no[/]"
+            checks.add_row(c.name, mark, c.detail)
         options.out.print(checks)
         paths = Table(title="fault paths", title_justify="left", box=None, pad_edge=False)
         paths.add_column("FAULT")
