@@ -1,8 +1,14 @@
 """The one place where desired faults meet the kernel and the shaper.
 
-`FaultEngine.plan` is read-only (it lists each namespace's interfaces, then plans);
+`FaultEngine.plan` is read-only (it reads each namespace over netlink, then plans);
 `apply` makes every running service's namespace match the desired state and starts,
 reconfigures or stops the shaper; `inspect` reads the kernel back for `status`.
+
+`apply` keeps, in the state directory, a record of what it left in each namespace's
+iptables (`kernel-applied.json`, keyed by namespace path and cookie), so that the next
+apply needs no `iptables-save`: the record is dropped before the kernel is touched and
+written again only once every namespace holds its plan, so a crash in between leaves no
+record to trust. The kernel layer checks each record as it uses it (see `kernel.apply`).
 """
 
 from __future__ import annotations
@@ -14,19 +20,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from squall.faults.desired import DesiredFaults
 from squall.faults.kernel import (
-    PARALLEL,
     ActualFaults,
+    Applied,
+    Observed,
     apply_many,
     clear_many,
     detect_caps,
-    list_interfaces,
+    observe,
     read_back_many,
 )
 from squall.faults.model import make_tag
-from squall.faults.plan import Interface, KernelCaps, KernelPlan, plan
+from squall.faults.plan import Chain, Interface, KernelCaps, KernelPlan, Table, plan
 from squall.faults.resolve import Resolved, resolve
 from squall.faults.shaper.control import (
     ShaperStatus,
@@ -39,6 +47,7 @@ from squall.runtime.base import ServiceState
 
 Log = Callable[[str], None]
 CAPS_FILE = "kernel-caps.json"
+APPLIED_FILE = "kernel-applied.json"
 
 
 @dataclass(frozen=True)
@@ -108,34 +117,50 @@ class FaultEngine:
         self, desired: DesiredFaults, services: Sequence[ServiceState], now: float
     ) -> list[PlannedNamespace]:
         """Plans for every running service; reads interfaces, changes nothing."""
+        return [p for p, _seen in self._plan(desired, services, now)]
+
+    def _plan(
+        self, desired: DesiredFaults, services: Sequence[ServiceState], now: float
+    ) -> list[tuple[PlannedNamespace, Observed]]:
         resolved = resolve(desired.active(now), services, self.tag, self.project)
         if not resolved:
             return []
         caps = self.caps()
-        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(resolved))) as pool:
-            interfaces = list(
-                pool.map(lambda r: list_interfaces(r.faults.netns, self.log), resolved)
-            )
+        # In-process netlink, well under a millisecond a namespace: no threads needed.
+        observed = [observe(r.faults.netns, self.log) for r in resolved]
         return [
-            PlannedNamespace(r, tuple(ifaces), plan(r.faults, ifaces, caps, now))
-            for r, ifaces in zip(resolved, interfaces, strict=True)
+            (PlannedNamespace(r, seen.interfaces, plan(r.faults, seen.interfaces, caps, now)), seen)
+            for r, seen in zip(resolved, observed, strict=True)
         ]
 
     def apply(
         self, desired: DesiredFaults, services: Sequence[ServiceState], now: float
     ) -> list[PlannedNamespace]:
         """Make every running service's namespace and the shaper match `desired`."""
-        planned = self.plan(desired, services, now)
-        queues = tuple(p.plan.queues for p in planned if p.plan.queues is not None)
+        planned = self._plan(desired, services, now)
+        queues = tuple(p.plan.queues for p, _seen in planned if p.plan.queues is not None)
         if queues:
             ensure_shaper(self.state_dir, ShaperConfig(namespaces=queues))
-        apply_many([(p.resolved.faults.netns, p.plan) for p in planned], self.log)
-        if not queues:
-            stop_shaper(self.state_dir)
-        return planned
+        known = _load_applied(self.state_dir / APPLIED_FILE)
+        _forget_applied(self.state_dir / APPLIED_FILE)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # Stopping waits for the shaper to exit; the queue rules it leaves for a few
+            # milliseconds bypass it, so that wait overlaps with the kernel work.
+            stopping = None if queues else pool.submit(stop_shaper, self.state_dir)
+            applied = apply_many(
+                [(p.resolved.faults.netns, p.plan) for p, _seen in planned],
+                self.log,
+                observed={seen.netns: seen for _p, seen in planned},
+                known=known,
+            )
+            if stopping is not None:
+                stopping.result()
+        _save_applied(self.state_dir / APPLIED_FILE, applied)
+        return [p for p, _seen in planned]
 
     def clear(self, services: Sequence[ServiceState]) -> None:
         """Remove every rule of this cluster from running services, and the shaper."""
+        _forget_applied(self.state_dir / APPLIED_FILE)
         paths = [s.netns for s in services if s.state == "running" and s.netns]
         clear_many(paths, self.tag, self.log)
         stop_shaper(self.state_dir)
@@ -167,3 +192,47 @@ class FaultEngine:
                 )
             )
         return reports
+
+
+def _load_applied(path: Path) -> dict[str, Applied]:
+    """The records of the last apply by namespace path; none if unreadable."""
+    try:
+        raw = json.loads(path.read_text())
+        return {
+            str(r["netns"]): Applied(
+                netns=str(r["netns"]),
+                cookie=int(r["cookie"]),
+                tag=str(r["tag"]),
+                chains=tuple(_chain(c) for c in r["chains"]),
+            )
+            for r in raw["namespaces"]
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _chain(row: Sequence[object]) -> Chain:
+    table, name, hook, comment = (str(v) for v in row)
+    if table not in ("filter", "mangle"):
+        raise ValueError(f"unknown table {table!r}")
+    return Chain(cast(Table, table), name, hook, comment)
+
+
+def _save_applied(path: Path, records: Sequence[Applied]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            "netns": r.netns,
+            "cookie": r.cookie,
+            "tag": r.tag,
+            "chains": [[c.table, c.name, c.hook, c.comment] for c in r.chains],
+        }
+        for r in records
+    ]
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"namespaces": rows}))
+    os.replace(tmp, path)
+
+
+def _forget_applied(path: Path) -> None:
+    path.unlink(missing_ok=True)

@@ -1,27 +1,41 @@
 """Make a network namespace's kernel match a `KernelPlan`, read it back, clear it.
 
-Every command is an argv list run from the host under `nsenter --net=<path>`, never a
-shell. Per namespace: read (`iptables-save`, `tc -j qdisc show`), then write in as few
-processes as the kernel allows: one `iptables-restore --noflush` (own chains are
-declared, hence flushed and refilled, atomically; jumps from built-in chains are added
-only when missing), one `ip -batch` for ifb devices, one `tc -batch` that removes
-Squall's qdiscs and builds the planned ones. Process start-up dominates, so many
-namespaces are done in parallel threads. Failures of those programs become
+Every command is an argv list run from the host inside the namespace, never a shell.
+Per namespace, an apply is: one in-process rtnetlink read (interfaces, addresses,
+default routes, qdiscs, ifb devices and the namespace's cookie: no process at all),
+then as few processes as the kernel allows: one `iptables-restore --noflush` (own
+chains are declared, hence flushed and refilled, atomically; jumps from built-in
+chains are added only when missing), one `ip -batch` for ifb devices, one `tc -batch`
+that removes Squall's qdiscs and builds the planned ones. `iptables-save` is only
+needed when the caller does not know what Squall left in the namespace (`Applied`):
+when it does, the restore checks that knowledge (`-C`, `-D`, `-X` fail on a wrong
+guess, atomically) and falls back to reading `iptables-save` if it was wrong.
+
+Process start-up dominates, so commands run from worker threads that have entered the
+namespace (`setns`, the thread only; children inherit it), which spares an `nsenter`
+per command, and many namespaces are done in parallel. `-v` logs each command as the
+equivalent `nsenter --net=PATH -- ...`. Failures of those programs become
 `KernelCommandFailed` in `_Namespace.run`, the one place they are translated.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import ipaddress
 import json
 import os
 import re
 import shlex
+import socket
+import struct
 import subprocess
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from squall.errors import FaultError, KernelCommandFailed, UsageError
 from squall.faults.plan import (
@@ -36,9 +50,11 @@ from squall.faults.plan import (
     comment_for,
     ifb_name,
 )
+from squall.faults.shaper.netns import entered
 from squall.units import parse_rate
 
 Log = Callable[[str], None]
+T = TypeVar("T")
 COMMAND_TIMEOUT = 30.0
 PARALLEL = 16
 """Threads for many namespaces: each mostly waits for a child process."""
@@ -61,24 +77,25 @@ class _Namespace:
         self.log = log
 
     def run(self, argv: Sequence[str], stdin: str | None = None, check: bool = True) -> Completed:
-        full = tuple(argv)
+        shown = tuple(argv)
         if self.netns is not None:
-            full = ("nsenter", f"--net={self.netns}", "--", *argv)
+            shown = ("nsenter", f"--net={self.netns}", "--", *argv)
         if self.log:
-            self.log(" ".join(shlex.quote(a) for a in full) + (" <<EOF" if stdin else ""))
+            self.log(" ".join(shlex.quote(a) for a in shown) + (" <<EOF" if stdin else ""))
             if stdin:
                 for line in stdin.rstrip("\n").splitlines():
                     self.log("    " + line)
         try:
-            proc = subprocess.run(
-                full,
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=COMMAND_TIMEOUT,
-                env={**os.environ, "LC_ALL": "C"},
-                check=False,
-            )
+            with self.entered():
+                proc = subprocess.run(
+                    tuple(argv),
+                    input=stdin,
+                    capture_output=True,
+                    text=True,
+                    timeout=COMMAND_TIMEOUT,
+                    env={**os.environ, "LC_ALL": "C"},
+                    check=False,
+                )
         except FileNotFoundError as exc:
             raise FaultError(
                 f"{argv[0]}: not installed ({exc.filename})", netns=self.netns
@@ -93,6 +110,28 @@ class _Namespace:
                 raise FaultError(f"network namespace {self.netns} is gone", netns=self.netns)
             raise KernelCommandFailed(tuple(argv), proc.stderr, proc.returncode, self.netns)
         return result
+
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[None]:
+        """Move this thread into the namespace (children it starts are born there).
+
+        Raises:
+            FaultError: the namespace is gone or cannot be entered (not root).
+        """
+        if self.netns is None:
+            yield
+            return
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(entered(self.netns))
+        except FileNotFoundError as exc:
+            raise FaultError(f"network namespace {self.netns} is gone", netns=self.netns) from exc
+        except OSError as exc:
+            raise FaultError(
+                f"cannot enter network namespace {self.netns}: {exc.strerror}", netns=self.netns
+            ) from exc
+        with stack:
+            yield
 
 
 # Reading the kernel ---------------------------------------------------------------
@@ -276,6 +315,195 @@ def _snapshot(ns: _Namespace, tag: str, want_ifbs: bool) -> _Snapshot:
     return _Snapshot(_parse_save(saved, tag), tuple(qdiscs), ifbs)
 
 
+# Reading the kernel in-process (rtnetlink) -----------------------------------------
+# The kernel's own messages, read from a NETLINK_ROUTE socket opened inside the
+# namespace: what `ip -j addr/route/link` and `tc -j qdisc show` print, without a process.
+
+_NLMSG_ERROR = 2
+_NLMSG_DONE = 3
+_NLM_F_REQUEST = 0x1
+_NLM_F_DUMP_INTR = 0x10
+_NLM_F_DUMP = 0x300
+_RTM_GETLINK = 18
+_RTM_GETADDR = 22
+_RTM_GETROUTE = 26
+_RTM_GETQDISC = 38
+_IFLA_IFNAME = 3
+_IFLA_LINKINFO = 18
+_IFLA_INFO_KIND = 1
+_IFA_ADDRESS = 1
+_IFA_LOCAL = 2
+_RTA_OIF = 4
+_RTA_TABLE = 15
+_RT_TABLE_MAIN = 254
+_TCA_KIND = 1
+_IFF_LOOPBACK = 0x8
+_TC_H_ROOT = 0xFFFFFFFF
+_SO_NETNS_COOKIE = 71
+_DUMP_TRIES = 3
+_HEADER = struct.Struct("=IHHII")
+_ATTR = struct.Struct("=HH")
+_IFINFO = struct.Struct("=BxHiII")
+_IFADDR = struct.Struct("=BBBBI")
+_RTMSG = struct.Struct("=BBBBBBBBI")
+_TCMSG = struct.Struct("=BxxxiIII")
+
+
+def _attrs(data: bytes, offset: int = 0) -> dict[int, bytes]:
+    """Netlink attributes from `offset` on, by type."""
+    out: dict[int, bytes] = {}
+    while offset + _ATTR.size <= len(data):
+        length, kind = _ATTR.unpack_from(data, offset)
+        if length < _ATTR.size:
+            break
+        out[kind & 0x3FFF] = data[offset + _ATTR.size : offset + length]
+        offset += (length + 3) & ~3
+    return out
+
+
+def _text(raw: bytes | None) -> str:
+    return (raw or b"").split(b"\0", 1)[0].decode(errors="replace")
+
+
+def _tc_classid(value: int) -> str:
+    """As tc prints a parent: `root`, `5351:10`, `ffff:fff1`, `5351:`."""
+    if value == _TC_H_ROOT:
+        return "root"
+    major, minor = value >> 16, value & 0xFFFF
+    if major == 0:
+        return f":{minor:x}"
+    return f"{major:x}:" if minor == 0 else f"{major:x}:{minor:x}"
+
+
+def _dump(sock: socket.socket, kind: int, body: bytes, seq: int) -> list[bytes]:
+    """One netlink dump: the payload of each message, header stripped.
+
+    Raises:
+        OSError: the kernel answered with an error, or the dump kept being interrupted.
+    """
+    for _ in range(_DUMP_TRIES):
+        request = _HEADER.pack(_HEADER.size + len(body), kind, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0)
+        sock.send(request + body)
+        out: list[bytes] = []
+        interrupted = done = False
+        while not done:
+            data = sock.recv(1 << 16)
+            offset = 0
+            while offset + _HEADER.size <= len(data):
+                length, mtype, flags, got_seq, _pid = _HEADER.unpack_from(data, offset)
+                if length < _HEADER.size:
+                    raise OSError(errno.EPROTO, "malformed netlink message")
+                payload = data[offset + _HEADER.size : offset + length]
+                offset += (length + 3) & ~3
+                if got_seq != seq:
+                    continue
+                interrupted = interrupted or bool(flags & _NLM_F_DUMP_INTR)
+                if mtype == _NLMSG_DONE:
+                    done = True
+                elif mtype == _NLMSG_ERROR:
+                    (code,) = struct.unpack_from("=i", payload)
+                    if code:
+                        raise OSError(-code, os.strerror(-code))
+                    done = True
+                else:
+                    out.append(payload)
+        if not interrupted:
+            return out
+        seq += 1
+    raise OSError(errno.EINTR, "netlink dump interrupted by changes, again and again")
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One in-process netlink read of a namespace: all that planning and `apply` need
+    from it except iptables (which has no netlink interface Squall can read cheaply)."""
+
+    netns: str
+    cookie: int | None
+    """The namespace's `SO_NETNS_COOKIE`: unlike an inode number, never reused while
+    the machine runs (None where the kernel is older than 5.14)."""
+    interfaces: tuple[Interface, ...] = ()
+    qdiscs: tuple[Qdisc, ...] = ()
+    ifbs: tuple[str, ...] = ()
+
+
+def observe(netns: str, log: Log | None = None) -> Observed:
+    """Interfaces (IPv4, loopback left out), qdiscs, Squall's ifbs and the cookie of `netns`.
+
+    Raises:
+        FaultError: the namespace is gone or cannot be entered, or netlink failed.
+    """
+    ns = _Namespace(netns, log)
+    if log:
+        log(f"# netlink {netns}: links, IPv4 addresses, routes, qdiscs")
+    with ns.entered():
+        sock = socket.socket(
+            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE
+        )
+    try:
+        with sock:
+            sock.settimeout(COMMAND_TIMEOUT)
+            sock.bind((0, 0))
+            return _observe(netns, sock)
+    except OSError as exc:
+        raise FaultError(f"reading {netns} over netlink: {exc}", netns=netns) from exc
+
+
+def _observe(netns: str, sock: socket.socket) -> Observed:
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, _SO_NETNS_COOKIE, 8)
+        cookie: int | None = struct.unpack("=Q", raw)[0]
+    except OSError:
+        cookie = None
+    names: dict[int, str] = {}
+    loopback: set[int] = set()
+    ifbs: list[str] = []
+    for msg in _dump(sock, _RTM_GETLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 1):
+        _family, _type, index, flags, _change = _IFINFO.unpack_from(msg)
+        attrs = _attrs(msg, _IFINFO.size)
+        name = _text(attrs.get(_IFLA_IFNAME))
+        names[index] = name
+        if flags & _IFF_LOOPBACK:
+            loopback.add(index)
+        info = _attrs(attrs.get(_IFLA_LINKINFO, b""))
+        if _text(info.get(_IFLA_INFO_KIND)) == "ifb" and name.startswith(IFB_PREFIX):
+            ifbs.append(name)
+    addresses: dict[int, list[str]] = {}
+    for msg in _dump(sock, _RTM_GETADDR, _IFADDR.pack(socket.AF_INET, 0, 0, 0, 0), 2):
+        family, prefixlen, _flags, _scope, index = _IFADDR.unpack_from(msg)
+        attrs = _attrs(msg, _IFADDR.size)
+        local = attrs.get(_IFA_LOCAL) or attrs.get(_IFA_ADDRESS)
+        if family == socket.AF_INET and local is not None and len(local) == 4:
+            addresses.setdefault(index, []).append(f"{ipaddress.IPv4Address(local)}/{prefixlen}")
+    default_devs: set[int] = set()
+    for msg in _dump(sock, _RTM_GETROUTE, _RTMSG.pack(socket.AF_INET, *(0,) * 8), 3):
+        family, dst_len, _src, _tos, table, _proto, _scope, _kind, _flags = _RTMSG.unpack_from(msg)
+        attrs = _attrs(msg, _RTMSG.size)
+        if _RTA_TABLE in attrs:
+            (table,) = struct.unpack_from("=I", attrs[_RTA_TABLE])
+        main = table == _RT_TABLE_MAIN and _RTA_OIF in attrs
+        if family == socket.AF_INET and dst_len == 0 and main:
+            default_devs.add(struct.unpack_from("=i", attrs[_RTA_OIF])[0])
+    qdiscs: list[Qdisc] = []
+    for msg in _dump(sock, _RTM_GETQDISC, _TCMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 4):
+        _family, index, handle, parent, _info = _TCMSG.unpack_from(msg)
+        kind = _text(_attrs(msg, _TCMSG.size).get(_TCA_KIND))
+        qdiscs.append(
+            Qdisc(
+                dev=names.get(index, ""),
+                kind=kind,
+                handle=f"{handle >> 16:x}:",
+                parent="ingress" if kind == "ingress" else _tc_classid(parent) if parent else "",
+            )
+        )
+    interfaces = tuple(
+        Interface(name, tuple(addresses[index]), default_route=index in default_devs)
+        for index, name in names.items()
+        if name and index not in loopback and addresses.get(index)
+    )
+    return Observed(netns, cookie, interfaces, tuple(qdiscs), tuple(ifbs))
+
+
 def _ingress_of(ifb: str, qdiscs: Iterable[Qdisc]) -> list[str]:
     """Devices whose ingress qdisc may redirect to Squall's `ifb` (named after them)."""
     return [q.dev for q in qdiscs if q.kind == "ingress" and ifb_name(q.dev) == ifb]
@@ -310,47 +538,25 @@ def read_back(netns: str, tag: str, log: Log | None = None) -> ActualFaults:
 
 
 def list_interfaces(netns: str, log: Log | None = None) -> list[Interface]:
-    """The namespace's interfaces with IPv4 addresses (loopback left out), in one `ip` run.
+    """The namespace's interfaces with IPv4 addresses (loopback left out), over netlink.
 
     Faults are planned per interface, so nothing assumes `eth0` or one network.
     """
-    ns = _Namespace(netns, log)
-    out = ns.run(("ip", "-j", "-4", "-batch", "-"), stdin="addr show\nroute show default\n").stdout
-    decoder = json.JSONDecoder()
-    documents: list[list[dict[str, object]]] = []
-    position = 0
-    while position < len(out):
-        while position < len(out) and out[position].isspace():
-            position += 1
-        if position >= len(out):
-            break
-        document, position = decoder.raw_decode(out, position)
-        documents.append(document if isinstance(document, list) else [])
-    links = documents[0] if documents else []
-    routes = documents[1] if len(documents) > 1 else []
-    default_devs = {str(r.get("dev")) for r in routes}
-    interfaces: list[Interface] = []
-    for link in links:
-        name = str(link.get("ifname", ""))
-        flags = link.get("flags", [])
-        if not name or (isinstance(flags, list) and "LOOPBACK" in flags):
-            continue
-        infos = link.get("addr_info", [])
-        addresses = tuple(
-            f"{a['local']}/{a['prefixlen']}"
-            for a in (infos if isinstance(infos, list) else [])
-            if isinstance(a, dict) and a.get("family") == "inet"
-        )
-        if addresses:
-            interfaces.append(Interface(name, addresses, default_route=name in default_devs))
-    return interfaces
+    return list(observe(netns, log).interfaces)
 
 
 # Writing the kernel ---------------------------------------------------------------
 
 
-def _restore_text(plan: KernelPlan, found: _Iptables) -> str:
-    """Replace Squall's chains for the plan, fix jumps, drop chains no longer planned."""
+def _restore_text(plan: KernelPlan, found: _Iptables, check_jumps: bool = False) -> str:
+    """Replace Squall's chains for the plan, fix jumps, drop chains no longer planned.
+
+    Args:
+        found: Squall's chains and jumps in the namespace (read, or recorded).
+        check_jumps: `found` is a record, not a reading: check (`-C`) each jump it
+            promises, so that the restore fails, changing nothing, if it was wrong
+            (deleting a recorded stale chain fails likewise).
+    """
     planned = {(c.table, c.name) for c in plan.chains}
     tables = sorted(
         {c.table for c in plan.chains}
@@ -365,6 +571,8 @@ def _restore_text(plan: KernelPlan, found: _Iptables) -> str:
             present = [j for j in found.jumps if j.table == table and j.name == chain.name]
             if not present:
                 body.append(chain.jump_line("-I"))
+            elif check_jumps:
+                body.append(chain.jump_line("-C"))
             body += [chain.jump_line("-D") for _ in present[1:]]
         stale = {c.name for c in found.chains if c.table == table} | {
             j.name for j in found.jumps if j.table == table
@@ -396,46 +604,102 @@ def _tc_batch(plan: KernelPlan, snap: _Snapshot) -> list[str]:
     return lines
 
 
-def apply(netns: str, plan: KernelPlan, log: Log | None = None) -> None:
+@dataclass(frozen=True)
+class Applied:
+    """What a successful `apply` left in a namespace's iptables, kept for the next one.
+
+    The namespace then held exactly `chains` for `tag`, each with one jump. A record
+    is only used while the namespace has the same cookie, and the restore built from it
+    checks every jump it relies on, so a wrong record costs an `iptables-save`, not a
+    wrong ruleset.
+    """
+
+    netns: str
+    cookie: int
+    tag: str
+    chains: tuple[Chain, ...] = ()
+
+
+_RESTORE = ("iptables-restore", "-w", "--noflush")
+
+
+def _write_iptables(
+    ns: _Namespace, plan: KernelPlan, cookie: int | None, known: Applied | None
+) -> None:
+    if known is not None and (known.netns, known.cookie, known.tag) == (ns.netns, cookie, plan.tag):
+        recorded = _Iptables(chains=list(known.chains), jumps=list(known.chains))
+        restore = _restore_text(plan, recorded, check_jumps=True)
+        if not restore or ns.run(_RESTORE, stdin=restore, check=False).returncode == 0:
+            return
+        if ns.log:
+            ns.log(f"# {ns.netns}: iptables differ from Squall's record; reading them")
+    found = _parse_save(ns.run(("iptables-save",)).stdout, plan.tag)
+    restore = _restore_text(plan, found)
+    if restore:
+        ns.run(_RESTORE, stdin=restore)
+
+
+def apply(
+    netns: str,
+    plan: KernelPlan,
+    log: Log | None = None,
+    *,
+    observed: Observed | None = None,
+    known: Applied | None = None,
+) -> Applied | None:
     """Make `netns` hold exactly `plan` for its tag; idempotent.
+
+    Args:
+        observed: a fresh `observe(netns)`, when the caller just made one.
+        known: the record of the last apply to this namespace; spares `iptables-save`.
+
+    Returns:
+        The record for the next apply (None where the kernel has no namespace cookie).
 
     Raises:
         KernelCommandFailed: a command was refused (argv and stderr attached).
         FaultError: the namespace is gone or a tool is missing.
     """
     ns = _Namespace(netns, log)
-    snap = _snapshot(ns, plan.tag, want_ifbs=bool(plan.ifbs))
-    restore = _restore_text(plan, snap.iptables)
-    if restore:
-        ns.run(("iptables-restore", "-w", "--noflush"), stdin=restore)
-    existing = set(snap.ifbs)
+    seen = observed if observed is not None else observe(netns, log)
+    _write_iptables(ns, plan, seen.cookie, known)
+    existing = set(seen.ifbs)
     adds = [
         " ".join(argv[1:]) for argv in plan.links if not (argv[2] == "add" and argv[3] in existing)
     ]
     if adds:
         ns.run(("ip", "-batch", "-"), stdin="\n".join(adds) + "\n")
-    tc_lines = _tc_batch(plan, snap)
+    tc_lines = _tc_batch(plan, _Snapshot(_Iptables(), seen.qdiscs, seen.ifbs))
     if tc_lines:
         ns.run(("tc", "-batch", "-"), stdin="\n".join(tc_lines) + "\n")
     stale = sorted(existing - set(plan.ifbs))
     if stale:
         ns.run(("ip", "-batch", "-"), stdin="".join(f"link del {n}\n" for n in stale))
+    if seen.cookie is None:
+        return None
+    return Applied(netns, seen.cookie, plan.tag, plan.chains)
 
 
 def clear(netns: str, tag: str, log: Log | None = None) -> None:
-    """Remove every rule, chain, jump, qdisc and ifb that Squall put in `netns`."""
+    """Remove every rule, chain, jump, qdisc and ifb that Squall put in `netns`.
+
+    Always reads `iptables-save`: this is what `down` relies on to leave nothing behind.
+    """
     apply(netns, KernelPlan(tag=tag, label=""), log)
 
 
-def _parallel(jobs: Sequence[Callable[[], None]]) -> None:
+def _parallel(jobs: Sequence[Callable[[], T]]) -> list[T]:
     """Run all jobs; then raise the first failure, naming how many failed."""
     if not jobs:
-        return
+        return []
     errors: list[BaseException] = []
+    results: list[T] = []
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(jobs))) as pool:
         for future in [pool.submit(job) for job in jobs]:
             exc = future.exception()
-            if exc is not None:
+            if exc is None:
+                results.append(future.result())
+            else:
                 errors.append(exc)
     if errors:
         first = errors[0]
@@ -443,11 +707,27 @@ def _parallel(jobs: Sequence[Callable[[], None]]) -> None:
             first.message += f" (and {len(errors) - 1} more namespace(s) failed)"
             first.args = (first.message,)
         raise first
+    return results
 
 
-def apply_many(plans: Sequence[tuple[str, KernelPlan]], log: Log | None = None) -> None:
-    """`apply` to many namespaces at once (threads: process start-up dominates)."""
-    _parallel([functools.partial(apply, netns, plan, log) for netns, plan in plans])
+def apply_many(
+    plans: Sequence[tuple[str, KernelPlan]],
+    log: Log | None = None,
+    *,
+    observed: Mapping[str, Observed] | None = None,
+    known: Mapping[str, Applied] | None = None,
+) -> list[Applied]:
+    """`apply` to many namespaces at once (threads: process start-up dominates).
+
+    Returns the records of the namespaces that have a cookie.
+    """
+    seen = observed or {}
+    records = known or {}
+    jobs = [
+        functools.partial(apply, n, p, log, observed=seen.get(n), known=records.get(n))
+        for n, p in plans
+    ]
+    return [a for a in _parallel(jobs) if a is not None]
 
 
 def clear_many(netns_paths: Sequence[str], tag: str, log: Log | None = None) -> None:
@@ -605,7 +885,9 @@ def detect_caps(log: Log | None = None) -> KernelCaps:
 
 __all__ = [
     "ActualFaults",
+    "Applied",
     "Completed",
+    "Observed",
     "Qdisc",
     "TcClass",
     "apply",
@@ -613,6 +895,8 @@ __all__ = [
     "clear",
     "clear_many",
     "detect_caps",
+    "list_interfaces",
+    "observe",
     "read_back",
     "read_back_many",
 ]

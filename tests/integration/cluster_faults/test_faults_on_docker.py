@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from squall.faults.model import make_tag
 from tests.integration.cli_runner import SquallRunner
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -369,7 +370,7 @@ def test_heal_leaves_no_rules_in_any_namespace(squall: SquallRunner) -> None:
         assert "squall" not in rules.stdout.lower(), rules.stdout
         assert "5351:" not in qdiscs.stdout, qdiscs.stdout
     host = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-    assert "squall" not in host.lower()
+    assert f"squall:{make_tag(squall.project)}" not in host, "faults never touch the host"
 
 
 def test_down_stops_the_shaper_and_forgets_the_cluster(
