@@ -1,12 +1,16 @@
-"""`squall up` + `squall down` against `docker-compose up -d` + `down`, side by side.
+"""`squall up` + `squall down` on both backends against `docker-compose up -d` + `down`.
 
-Both tools run the same generated compose files (N idle busybox services on one
-network) in the same run, alternating, and the script prints the median wall time of
-each and the ratio squall / docker-compose (goal: <= 1.0).
+All tools run the same generated compose files (N idle services on one network; the
+netns backend ignores the image and runs the idle shell loop on the host) in the same
+run, alternating, and the script prints the median wall times of `up` and `down` for
+each, and the ratio squall (docker) / docker-compose (goal: <= 1.0). The netns backend
+runs the larger sizes too (goal: 50 services up in under 1 s).
 
-    python3 benchmarks/up_down.py [--sizes 3,10,30] [--rounds 3]
+    python3 benchmarks/up_down.py [--sizes 3,10,30] [--netns-sizes 3,10,50,200] [--rounds 3]
+    python3 benchmarks/up_down.py --tools netns --netns-sizes 50,200   # netns only
 
-Needs the Docker Engine, `docker-compose`, and `squall images build` done.
+The Docker tools need the Docker Engine, `docker-compose`, and `squall images build`
+done; the netns backend needs root.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 IMAGE = "squall/busybox:latest"
 IDLE = '["sh", "-c", "trap \'exit 0\' TERM; while true; do sleep 1; done"]'
+TOOLS = ("docker", "compose", "netns")
 
 
 def compose_file(directory: Path, services: int) -> Path:
@@ -48,41 +53,77 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def measure(tool: str, file: Path, project: str, env: dict[str, str]) -> float:
-    if tool == "squall":
-        base = [sys.executable, "-m", "squall", "-f", str(file), "-p", project]
+def measure(tool: str, file: Path, project: str, env: dict[str, str]) -> tuple[float, float]:
+    """(up seconds, down seconds) of one round."""
+    if tool in ("docker", "netns"):
+        base = [sys.executable, "-m", "squall", "--backend", tool, "-f", str(file), "-p", project]
         up, down = [*base, "up"], [*base, "down"]
     else:
         base = ["docker-compose", "-f", str(file), "-p", project]
         up, down = [*base, "up", "-d"], [*base, "down"]
-    return timed(up, file.parent, env) + timed(down, file.parent, env)
+    return timed(up, file.parent, env), timed(down, file.parent, env)
+
+
+def _cell(values: list[float]) -> str:
+    return f"{statistics.median(values):>8.2f}" if values else f"{'-':>8}"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="3,10,30")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="3,10,30", help="sizes for docker and compose")
+    parser.add_argument("--netns-sizes", default="3,10,50,200", help="sizes for netns")
+    parser.add_argument("--tools", default=",".join(TOOLS), help="docker,compose,netns")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    if shutil.which("docker-compose") is None:
+    tools = [t for t in args.tools.split(",") if t]
+    unknown = set(tools) - set(TOOLS)
+    if unknown:
+        sys.exit(f"unknown tool(s): {', '.join(sorted(unknown))}")
+    if "compose" in tools and shutil.which("docker-compose") is None:
         sys.exit("docker-compose is not installed: nothing to compare against")
-    sizes = [int(s) for s in args.sizes.split(",")]
+    if "netns" in tools and os.geteuid() != 0:
+        sys.exit("the netns backend needs root")
+    docker_sizes = {int(s) for s in args.sizes.split(",") if s}
+    netns_sizes = {int(s) for s in args.netns_sizes.split(",") if s}
     with tempfile.TemporaryDirectory(prefix="squall-bench-") as tmp:
         env = {**os.environ, "SQUALL_STATE_DIR": str(Path(tmp) / "state")}
+        print(f"medians of {args.rounds} rounds, seconds; ratio = squall docker / docker-compose")
         print(
-            f"{'services':>8} {'squall s':>10} {'compose s':>10} {'ratio':>7}"
-            f"   (medians of {args.rounds})"
+            f"{'services':>8} | {'docker up':>9} {'down':>8} | {'compose up':>10} {'down':>8}"
+            f" | {'ratio':>5} | {'netns up':>8} {'down':>8}"
         )
-        for size in sizes:
+        for size in sorted(docker_sizes | netns_sizes):
             directory = Path(tmp) / f"n{size}"
             directory.mkdir()
             file = compose_file(directory, size)
-            times: dict[str, list[float]] = {"squall": [], "compose": []}
+            chosen = [
+                t
+                for t in tools
+                if (t == "netns" and size in netns_sizes) or (t != "netns" and size in docker_sizes)
+            ]
+            ups: dict[str, list[float]] = {t: [] for t in TOOLS}
+            downs: dict[str, list[float]] = {t: [] for t in TOOLS}
             for round_no in range(args.rounds):
-                for tool in ("squall", "compose") if round_no % 2 == 0 else ("compose", "squall"):
-                    times[tool].append(measure(tool, file, f"bench{tool}{size}", env))
-            squall_s = statistics.median(times["squall"])
-            compose_s = statistics.median(times["compose"])
-            print(f"{size:>8} {squall_s:>10.2f} {compose_s:>10.2f} {squall_s / compose_s:>7.2f}")
+                order = chosen if round_no % 2 == 0 else list(reversed(chosen))
+                for tool in order:
+                    up, down = measure(tool, file, f"bench{tool}{size}", env)
+                    ups[tool].append(up)
+                    downs[tool].append(down)
+            ratio = "-"
+            if ups["docker"] and ups["compose"]:
+                squall_s = statistics.median(
+                    map(sum, zip(ups["docker"], downs["docker"], strict=True))
+                )
+                compose_s = statistics.median(
+                    map(sum, zip(ups["compose"], downs["compose"], strict=True))
+                )
+                ratio = f"{squall_s / compose_s:.2f}"
+            print(
+                f"{size:>8} | {_cell(ups['docker']):>9} {_cell(downs['docker'])} | "
+                f"{_cell(ups['compose']):>10} {_cell(downs['compose'])} | {ratio:>5} | "
+                f"{_cell(ups['netns'])} {_cell(downs['netns'])}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   iproute2 iptables iputils-ping   # kernel tools the fault layer drives
   busybox-static mmdebstrap        # local base images, from Debian packages
-  socat ncat sqlite3 iperf3        # the seed's techniques and the benchmarks
+  socat ncat netcat-openbsd        # the seed's techniques (blockade.yml runs `nc -kld`)
+  sqlite3 iperf3                   # the SQLite examples and the benchmarks
+  chromium chromium-driver         # the dashboard's browser test (Selenium)
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -20,14 +20,13 @@ class SquallRunner:
     def __call__(
         self, *args: str, check: bool = True, timeout: float = 240
     ) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "squall", "-f", str(self.file), "-p", self.project, *args]
         result = subprocess.run(
-            argv,
+            self.argv(*args),
             capture_output=True,
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env},
+            env=self.environment(),
             cwd=self.file.parent,
         )
         if check and result.returncode != 0:
@@ -35,3 +34,9 @@ class SquallRunner:
                 f"{' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
             )
         return result
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "squall", "-f", str(self.file), "-p", self.project, *args]
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, **self.env}

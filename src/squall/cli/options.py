@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 
 from squall.runtime.base import Backend
-from squall.runtime.select import make_backend
+from squall.runtime.select import choose_backend, make_backend
 from squall.session import Session, resolve_cluster
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -37,12 +37,21 @@ class Options:
         self.err.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def session(self, *, need_file: bool = False) -> Session:
+        """The session for the chosen cluster; `need_file` marks `up`, which also says
+        which backend `auto` picked (other commands say so only with -v, so an error
+        stays one line)."""
         cluster = resolve_cluster(self.file, self.project, Path.cwd(), need_file=need_file)
         if cluster.spec is not None:
             for warning in cluster.spec.warnings:
                 self.say(f"warning: {warning}")
         if self.backend is None:
-            self.backend = make_backend(self.backend_name)
+            name = choose_backend(
+                self.backend_name,
+                preferred=cluster.spec.options.backend if cluster.spec is not None else None,
+                project=cluster.project,
+                notice=self.say if need_file or self.verbose else None,
+            )
+            self.backend = make_backend(name)
         log = (lambda line: self.say(f"+ {line}")) if self.verbose else None
         return Session.create(cluster, self.backend, log=log)
 

@@ -63,22 +63,20 @@ except OSError as exc:
     print("closed", type(exc).__name__)
 """
 
-THROUGHPUT = """
-import socket, sys, threading, time
-host, seconds = sys.argv[1], float(sys.argv[2])
-s = socket.create_connection((host, 7000), timeout=10)
-stop = time.monotonic() + seconds + 1.0
-def send():
-    chunk = b"x" * 16384
-    while time.monotonic() < stop:
-        try:
-            s.sendall(chunk)
-        except OSError:
-            return
-threading.Thread(target=send, daemon=True).start()
-got, mark, start = 0, None, time.monotonic()
-while time.monotonic() < stop:
-    data = s.recv(65536)
+SINK = """
+import socket, sys, time
+seconds = float(sys.argv[1])
+server = socket.create_server(("0.0.0.0", 7001))
+print("listening", flush=True)
+conn, _ = server.accept()
+start = time.monotonic()
+got, mark = 0, None
+conn.settimeout(1.0)
+while time.monotonic() - start < seconds + 1.0:
+    try:
+        data = conn.recv(65536)
+    except socket.timeout:
+        continue
     if not data:
         break
     now = time.monotonic()
@@ -87,6 +85,29 @@ while time.monotonic() < stop:
     elif mark is not None:
         got += len(data)
 print(got * 8 / 1000 / (time.monotonic() - mark))
+"""
+
+SOURCE = """
+import socket, sys, time
+host, seconds = sys.argv[1], float(sys.argv[2])
+deadline = time.monotonic() + 10
+while True:
+    try:
+        s = socket.create_connection((host, 7001), timeout=10)
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.1)
+chunk, stop = b"x" * 16384, time.monotonic() + seconds + 1.5
+s.settimeout(1.0)
+while time.monotonic() < stop:
+    try:
+        s.sendall(chunk)
+    except socket.timeout:
+        continue
+    except OSError:
+        break
 """
 
 UDP_SEND = """
@@ -210,7 +231,18 @@ def test_loss_lands_in_binomial_interval_and_spares_other_peers(squall: SquallRu
 @pytest.mark.parametrize(("rate", "kbit"), [("50kbps", 400), ("10mbit", 10_000)])
 def test_rate_caps_throughput(squall: SquallRunner, rate: str, kbit: int) -> None:
     squall("shape", "a", "--rate", rate, "--to", "b")
-    measured = float(python(squall, "a", THROUGHPUT, "b", "4"))
+    sink = subprocess.Popen(
+        [*squall.argv("exec", "-T", "b", "--", "python3", "-u", "-c", SINK, "4")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=squall.environment(),
+    )
+    try:
+        assert sink.stdout is not None and sink.stdout.readline().strip() == "listening"
+        python(squall, "a", SOURCE, "b", "4")
+        measured = float(sink.communicate(timeout=30)[0])
+    finally:
+        sink.kill()
     assert abs(measured - kbit) <= 0.10 * kbit, f"{rate}: measured {measured:.0f} kbit/s"
 
 

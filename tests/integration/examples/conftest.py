@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,29 @@ from tests.integration.cli_runner import SquallRunner
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
+BACKENDS = [
+    pytest.param("docker", marks=pytest.mark.docker),
+    pytest.param("netns"),
+]
+"""For `@pytest.mark.parametrize("backend_name", BACKENDS, indirect=True)`: the same
+test on both backends (netns ignores images and runs the commands on this host)."""
+
+
 @pytest.fixture
-def squall_example(local_images: tuple[str, ...], tmp_path: Path) -> Iterator[object]:
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """The backend the examples run on: docker, unless a test parametrises it."""
+    name = str(getattr(request, "param", "docker"))
+    if name == "docker":
+        request.getfixturevalue("local_images")
+    elif os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the netns backend needs root")
+        pytest.skip("the netns backend needs root")
+    return name
+
+
+@pytest.fixture
+def squall_example(backend_name: str, tmp_path: Path) -> Iterator[object]:
     """Factory: `squall_example("echo/compose.yaml", BASE_IMAGE=...)`; downs it afterwards."""
     runners: list[SquallRunner] = []
 
@@ -23,7 +45,11 @@ def squall_example(local_images: tuple[str, ...], tmp_path: Path) -> Iterator[ob
         runner = SquallRunner(
             EXAMPLES / relative,
             f"sqt{name}{secrets.token_hex(3)}",
-            {"SQUALL_STATE_DIR": str(tmp_path / "state"), **env},
+            {
+                "SQUALL_STATE_DIR": str(tmp_path / "state"),
+                "SQUALL_BACKEND": backend_name,
+                **env,
+            },
         )
         runners.append(runner)
         return runner

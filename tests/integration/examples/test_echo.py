@@ -7,9 +7,12 @@ import time
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
+from tests.integration.examples.conftest import BACKENDS
+
+pytestmark = [pytest.mark.integration]
 
 
+@pytest.mark.parametrize("backend_name", BACKENDS, indirect=True)
 def test_echo_server_sends_bytes_back(squall_example) -> None:
     squall = squall_example("echo/compose.yaml", BASE_IMAGE="squall/debian:bookworm")
     squall("up", "--build")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import docker
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
+from squall.runtime import netns_naming as naming
+from tests.integration.examples.conftest import BACKENDS
+
+pytestmark = [pytest.mark.integration]
 
 
 def _addresses(squall) -> dict[str, dict[str, str]]:
@@ -20,8 +25,9 @@ def _reaches(squall, source: str, target: str) -> bool:
     return ping.returncode == 0
 
 
+@pytest.mark.parametrize("backend_name", BACKENDS, indirect=True)
 def test_reachability_follows_shared_networks(
-    squall_example, docker_client: docker.DockerClient
+    squall_example, backend_name: str, request: pytest.FixtureRequest
 ) -> None:
     squall = squall_example("networks/compose.yaml", BUSYBOX_IMAGE="squall/busybox")
     squall("up")
@@ -48,6 +54,13 @@ def test_reachability_follows_shared_networks(
     assert not _reaches(squall, "c2", "db")
 
     squall("down")
+    if backend_name == "netns":
+        prefix = f"squall-{squall.project}."
+        assert not [n for n in os.listdir("/run/netns") if n.startswith(prefix)]
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        assert naming.link_prefix(squall.project) not in links
+        return
+    docker_client: docker.DockerClient = request.getfixturevalue("docker_client")
     label = f"io.squall.project={squall.project}"
     assert docker_client.containers.list(all=True, filters={"label": label}) == []
     assert docker_client.networks.list(filters={"label": label}) == []

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import docker
@@ -14,33 +12,9 @@ import pytest
 import squall.sqlite
 
 from .conftest import EXAMPLES
+from .loopback import free_port, type_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _session(port: int, typed: bytes, until: bytes, timeout: float = 30) -> bytes:
-    """Type `typed` as telnet would; retry while the proxy has no server behind it yet."""
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-                conn.sendall(typed)
-                seen = b""
-                while until not in seen and (chunk := conn.recv(4096)):
-                    seen += chunk
-                if until in seen:
-                    return seen
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"never read {until!r} on port {port}; last read {seen!r}")
 
 
 def test_seed_session_through_proxy_then_switch(
@@ -55,14 +29,14 @@ def test_seed_session_through_proxy_then_switch(
         check=True,
         env={"SQLITE_DBS": str(dbs), "PATH": "/usr/bin:/bin"},
     )
-    port = _free_port()
+    port = free_port()
     cluster = squall_example(
         "sqlite-server/compose.yaml", SQLITE_DBS=str(dbs), PROXY_PORT=str(port)
     )
     cluster.file = example / "compose.yaml"
     cluster("up")
 
-    out = _session(port, b"select * from t1;\r\n", b"test\n")
+    out = type_until(port, b"select * from t1;\r\n", b"test\n")
     assert b"sqlite> test\n" in out
 
     with squall.sqlite.connect("127.0.0.1", port) as db:
@@ -75,7 +49,7 @@ def test_seed_session_through_proxy_then_switch(
     compose = cluster.file.read_text()
     cluster.file.write_text(compose.replace("/test:/opt/sqlite", "/live:/opt/sqlite"))
     cluster("up")
-    assert b"live" in _session(port, b"select * from t1;\r\n", b"live")
+    assert b"live" in type_until(port, b"select * from t1;\r\n", b"live")
 
     cluster("stop", "server")
     server = docker_client.containers.get(f"{cluster.project}-server-1")
