@@ -1,9 +1,17 @@
-"""Squall: bring up a cluster from one compose file, then break its network on purpose."""
+"""Squall: bring up a cluster from one compose file, then break its network on purpose.
+
+`Cluster` is imported on first use: `squall.sqlite` runs inside containers that have
+only the standard library, and importing this package must not pull in the rest.
+"""
+
+import typing
 
 from squall.errors import (
     BackendError,
+    ChaosError,
     EngineUnavailable,
     ImageMissing,
+    ProbeError,
     ServiceNotFound,
     SpecError,
     SqliteServerError,
@@ -16,8 +24,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackendError",
+    "ChaosError",
+    "Cluster",
     "EngineUnavailable",
     "ImageMissing",
+    "ProbeError",
     "ServiceNotFound",
     "SpecError",
     "SqliteServerError",
@@ -26,3 +37,14 @@ __all__ = [
     "UsageError",
     "__version__",
 ]
+
+if typing.TYPE_CHECKING:
+    from squall.cluster import Cluster
+
+
+def __getattr__(name: str) -> object:
+    if name == "Cluster":
+        from squall.cluster import Cluster
+
+        return Cluster
+    raise AttributeError(f"module 'squall' has no attribute {name!r}")

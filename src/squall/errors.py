@@ -12,6 +12,8 @@ The CLI catches `SquallError` once, prints `str(error)` (one line) and exits wit
     │   ├── ImageMissing         an image is absent and cannot be pulled
     │   └── ServiceNotFound      no such service / container in the cluster
     ├── SqliteServerError    the SQLite network server or its client
+    ├── ProbeError           `squall probe` could not measure (not root, no namespace)
+    ├── ChaosError           a chaos run could not start, stop or replay
     └── FaultError           a fault could not be planned, applied or read back
         ├── FaultUnsupported     this kernel lacks what the fault needs
         ├── KernelCommandFailed  tc / ip / iptables refused (argv, stderr)
@@ -120,6 +122,14 @@ class SqliteQueryError(SqliteServerError):
         self.code = code
         self.output = output
         super().__init__(message)
+
+
+class ProbeError(SquallError):
+    """Probes could not be sent: not root, a namespace is gone, no such pair."""
+
+
+class ChaosError(SquallError):
+    """A chaos run could not be planned, started, stopped or replayed."""
 
 
 class FaultError(SquallError):

@@ -88,12 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     time.sleep(max(0.0, args.at - time.time()))
 
     from squall.errors import SquallError
+    from squall.events import Actor
     from squall.runtime.select import make_backend
     from squall.session import ClusterRef, Session
 
     try:
         with make_backend(args.backend) as backend:
-            session = Session.create(ClusterRef(args.project, None), backend, args.state_root)
+            session = Session.create(
+                ClusterRef(args.project, None), backend, args.state_root, actor=Actor("timer")
+            )
             session.reconcile_faults()
     except SquallError as exc:
         print(f"squall expiry: {exc}", file=sys.stderr)

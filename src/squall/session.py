@@ -5,13 +5,15 @@ The CLI (and later the HTTP API and the Python API) call this layer; it never pr
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from squall import expiry
+from squall import events, expiry
 from squall.cluster_status import (
     ClusterStatus,
     ServiceFaults,
@@ -24,6 +26,7 @@ from squall.faults.controller import FaultEngine, FaultReport, PlannedNamespace
 from squall.faults.desired import DesiredFaults, ShapeEntry
 from squall.faults.model import Partition, PresetName, Shape, parse_preset
 from squall.faults.shaper.control import ShaperStatus
+from squall.probe import DEFAULT_COUNT, DEFAULT_TIMEOUT, ProbeReport, probe
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
 from squall.spec.loader import find_cluster_file, load_cluster
 from squall.spec.model import ClusterSpec, FaultPresets
@@ -77,6 +80,8 @@ class Session:
     state: StateDir
     log: Log | None = None
     """Receives every kernel command (`-v`)."""
+    actor: events.Actor = field(default_factory=events.Actor)
+    """Who the event log names for the changes made through this session."""
 
     @classmethod
     def create(
@@ -85,9 +90,52 @@ class Session:
         backend: Backend,
         state_root: Path | None = None,
         log: Log | None = None,
+        actor: events.Actor | None = None,
     ) -> Session:
         root = state_root if state_root is not None else default_state_root()
-        return cls(cluster, backend, StateDir(root, cluster.project), log)
+        return cls(cluster, backend, StateDir(root, cluster.project), log, actor or events.Actor())
+
+    # The event log ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _changing(
+        self,
+        what: str,
+        targets: Sequence[str] = (),
+        values: Mapping[str, Any] | None = None,
+        *,
+        record: bool = True,
+    ) -> Iterator[None]:
+        """Hold the lock for one change and log it (with its error, if it fails).
+
+        Every change to a cluster goes through here, so the event log is complete; it is
+        written while the lock is held, so its order is the order of the changes.
+        """
+        with self.state.locked(what):
+            try:
+                yield
+            except BaseException as exc:
+                if record:
+                    self._record(events.make_event(self.actor, what, targets, values, exc))
+                raise
+            if record:
+                self._record(events.make_event(self.actor, what, targets, values))
+
+    def _record(self, event: events.Event) -> None:
+        events.append(self.state.ensure(), event)
+
+    def note(
+        self, what: str, targets: Sequence[str] = (), values: Mapping[str, Any] | None = None
+    ) -> None:
+        """Log something that is not itself a change (a chaos run's start and end)."""
+        self._record(events.make_event(self.actor, what, targets, values))
+
+    def events_path(self) -> Path:
+        """The cluster's event log (the one `down` kept, if the cluster is gone)."""
+        return events.log_path(self.state.path)
+
+    def events(self) -> list[events.Event]:
+        return events.read(self.events_path())
 
     @property
     def project(self) -> str:
@@ -102,16 +150,18 @@ class Session:
         self, *, build: bool = False, force: bool = False, progress: Progress | None = None
     ) -> None:
         spec = self._spec("up")
-        with self.state.locked("up"):
+        values = {"build": build, "force": force}
+        with self._changing("up", spec.service_names, values):
             self.backend.up(spec, build=build, force=force, progress=progress)
             if not self._desired().is_empty:
                 self._apply(self._desired())
 
     def down(self, *, volumes: bool = False, progress: Progress | None = None) -> None:
-        with self.state.locked("down"):
+        with self._changing("down", values={"volumes": volumes}):
             expiry.cancel(self.state.path)
             self._engine().clear([])
             self.backend.down(self.project, volumes=volumes, progress=progress)
+        events.archive(self.state.path)
         self.state.remove()
 
     def status(self) -> list[ServiceState]:
@@ -162,7 +212,7 @@ class Session:
         return list(dict.fromkeys(names))
 
     def act(self, services: Sequence[str], action: Action, *, signal: str | None = None) -> None:
-        with self.state.locked(str(action)):
+        with self._changing(str(action), services, {"signal": signal} if signal else None):
             self.backend.act(self.project, services, action, signal=signal)
             if action in RESTARTING_ACTIONS and not self._desired().is_empty:
                 self._apply(self._desired())
@@ -180,21 +230,22 @@ class Session:
         return self.backend.exec(self.project, service, argv, tty=tty)
 
     def create_network(self, name: str, *, subnet: str | None, internal: bool) -> NetworkState:
-        with self.state.locked("net create"):
+        values = {"network": name, "subnet": subnet, "internal": internal}
+        with self._changing("net create", (), values):
             return self.backend.create_network(self.project, name, subnet=subnet, internal=internal)
 
     def remove_network(self, name: str) -> None:
-        with self.state.locked("net rm"):
+        with self._changing("net rm", (), {"network": name}):
             self.backend.remove_network(self.project, name)
 
     def connect(self, network: str, service: str, *, aliases: Sequence[str] = ()) -> None:
         self.select_services([service])
-        with self.state.locked("net connect"):
+        with self._changing("net connect", [service], {"network": network}):
             self.backend.connect(self.project, network, service, aliases=aliases)
 
     def disconnect(self, network: str, service: str) -> None:
         self.select_services([service])
-        with self.state.locked("net disconnect"):
+        with self._changing("net disconnect", [service], {"network": network}):
             self.backend.disconnect(self.project, network, service)
 
     # Faults --------------------------------------------------------------------------
@@ -219,14 +270,39 @@ class Session:
         return planned
 
     def _change(
-        self, command: str, change: Callable[[DesiredFaults], DesiredFaults], dry_run: bool
+        self,
+        command: str,
+        change: Callable[[DesiredFaults], DesiredFaults],
+        dry_run: bool,
+        targets: Sequence[str] = (),
+        values: Mapping[str, Any] | None = None,
     ) -> list[PlannedNamespace]:
-        with self.state.locked(command):
+        """Every fault change: lock, change the desired state, apply, log (unless dry)."""
+        with self._changing(command, targets, values, record=not dry_run):
             return self._apply(change(self._desired()), dry_run=dry_run)
 
     def reconcile_faults(self) -> list[PlannedNamespace]:
         """Make the kernel match the recorded desired state again (timers, recovery)."""
         return self._change("reconcile", lambda d: d, dry_run=False)
+
+    def desired_faults(self) -> DesiredFaults:
+        """The faults in force as recorded (without shapes whose duration ran out)."""
+        return self._desired().active(time.time())
+
+    def restore_shapes(
+        self, previous: Mapping[str, Sequence[ShapeEntry]], *, dry_run: bool = False
+    ) -> list[PlannedNamespace]:
+        """Put back the shapes `services` had before (context managers, healing)."""
+
+        def change(desired: DesiredFaults) -> DesiredFaults:
+            desired = desired.without_shapes(set(previous))
+            for service, entries in previous.items():
+                for entry in entries:
+                    desired = desired.with_shape(service, entry)
+            return desired
+
+        values = {s: [e.to_dict() for e in es] for s, es in previous.items()}
+        return self._change("restore", change, dry_run, sorted(previous), {"shapes": values})
 
     def presets(self) -> FaultPresets:
         spec = self.cluster.spec
@@ -271,7 +347,8 @@ class Session:
                 desired = desired.with_shape(service, entry)
             return desired
 
-        return self._change(origin, change, dry_run)
+        values = {"shape": entry.shape.to_dict(), "to": list(entry.to_services)}
+        return self._change(origin, change, dry_run, services, values)
 
     def preset(
         self, name: PresetName, services: Sequence[str], *, dry_run: bool = False
@@ -283,14 +360,58 @@ class Session:
     def fast(self, services: Sequence[str], *, dry_run: bool = False) -> list[PlannedNamespace]:
         """Remove all shaping from `services` (partitions stay: `join` heals those)."""
         chosen = set(services)
-        return self._change("fast", lambda d: d.without_shapes(chosen), dry_run)
+        return self._change("fast", lambda d: d.without_shapes(chosen), dry_run, services)
 
     def partition(self, partition: Partition, *, dry_run: bool = False) -> list[PlannedNamespace]:
         """Replace the partition in force."""
-        return self._change("partition", lambda d: d.with_partition(partition), dry_run)
+        return self._change(
+            "partition",
+            lambda d: d.with_partition(partition),
+            dry_run,
+            sorted({s for c in partition.cuts for s in (c.src, c.dst)}),
+            {"partition": partition.to_dict()},
+        )
 
     def join(self, *, dry_run: bool = False) -> list[PlannedNamespace]:
         return self._change("join", lambda d: d.with_partition(Partition()), dry_run)
+
+    def heal(self, *, start: Sequence[str] = (), unpause: Sequence[str] = ()) -> None:
+        """Undo faults: heal the partition, remove every shape, then unpause and start
+        the services named (those a chaos run or a test stopped, killed or paused).
+
+        Only what is in force is undone, so healing a healthy cluster logs nothing.
+        """
+        desired = self._desired()
+        if desired.partition:
+            self.join()
+        shaped = sorted(s for s, entries in desired.shapes.items() if entries)
+        if shaped:
+            self.fast(shaped)
+        if unpause:
+            self.act(unpause, Action.UNPAUSE)
+        if start:
+            self.act(start, Action.START)
+
+    def probe(
+        self,
+        services: Sequence[str] = (),
+        *,
+        count: int = DEFAULT_COUNT,
+        timeout: float = DEFAULT_TIMEOUT,
+        throughput_seconds: float | None = None,
+    ) -> ProbeReport:
+        """Measure RTT, loss (and throughput) between running services; changes nothing."""
+        if services:
+            self.select_services(services)
+        return probe(
+            self.project,
+            self.backend.status(self.project),
+            partition=self.desired_faults().partition,
+            only=set(services),
+            count=count,
+            timeout=timeout,
+            throughput_seconds=throughput_seconds,
+        )
 
     def cluster_status(self, *, read_kernel: bool) -> ClusterStatus:
         """Services, their faults as desired, and (with `read_kernel`) the drift."""

@@ -11,7 +11,9 @@ import click
 from rich.console import Console
 
 from squall import __version__
+from squall.cli import chaos as chaos_commands
 from squall.cli import faults as fault_commands
+from squall.cli import observe as observe_commands
 from squall.cli.options import CONTEXT, Options, chosen_services, pass_options, service_targets
 from squall.cli.progress import ConsoleProgress
 from squall.cli.render import network_table, status_json, status_table, to_json
@@ -265,7 +267,11 @@ def images_build(options: Options, force: bool) -> None:
 
 
 cli.add_command(sqlite_group, name="sqlite")
-for _command in fault_commands.COMMANDS:
+for _command in (
+    *fault_commands.COMMANDS,
+    *observe_commands.COMMANDS,
+    *chaos_commands.COMMANDS,
+):
     cli.add_command(_command)
 
 
