@@ -24,6 +24,8 @@ import random
 import re
 import secrets
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -335,6 +337,56 @@ def stop_chaos(state_dir: Path, wait: float = 120.0) -> int | None:
 
 
 View = Callable[[ChaosState], None]
+
+
+def start_detached(
+    session: Session,
+    backend_name: str,
+    seed: int,
+    duration: str,
+    kinds: str,
+    interval: str,
+    hold: str,
+    at_once: str,
+) -> int:
+    """Start `squall chaos` for the session's cluster in its own session; its pid.
+
+    The run outlives the caller (CLI `--detach`, the HTTP API); `stop_chaos` ends it.
+
+    Raises:
+        ChaosError: a run is already going, or the new one exited at once.
+    """
+    state_dir = session.state.ensure()
+    running = running_chaos(state_dir)
+    if running is not None:
+        raise ChaosError(f"a chaos run is going on this cluster already (pid {running})")
+    spec = session.cluster.spec
+    if spec is None:
+        raise ChaosError("a chaos run needs the cluster file")
+    argv = [
+        sys.executable, "-m", "squall", "-f", str(spec.source), "-p", session.project,
+        "--backend", backend_name, "chaos", "--duration", duration,
+        "--seed", str(seed), "--events", kinds, "--interval", interval,
+        "--hold", hold, "--at-once", at_once,
+    ]  # fmt: skip
+    with open(state_dir / "chaos.log", "ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+            env={**os.environ, "SQUALL_STATE_DIR": str(session.state.root)},
+        )
+    deadline = time.monotonic() + 10
+    while running_chaos(state_dir) != proc.pid:
+        if proc.poll() is not None:
+            raise ChaosError(f"the chaos run exited at once; see {state_dir / 'chaos.log'}")
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return proc.pid
 
 
 class ChaosRunner:

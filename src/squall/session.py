@@ -157,6 +157,11 @@ class Session:
                 self._apply(self._desired())
 
     def down(self, *, volumes: bool = False, progress: Progress | None = None) -> None:
+        # A chaos run sits above the session (it drives one), hence the late import; it
+        # is stopped before the lock is taken, because it heals through the lock.
+        from squall.chaos import stop_chaos
+
+        stop_chaos(self.state.path)
         with self._changing("down", values={"volumes": volumes}):
             expiry.cancel(self.state.path)
             self._engine().clear([])

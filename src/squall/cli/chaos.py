@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,6 @@ from rich.text import Text
 from squall import chaos as chaos_run
 from squall import events as event_log
 from squall.cli.options import CONTEXT, Options, pass_options
-from squall.errors import ChaosError
 from squall.events import Actor
 from squall.session import Session
 
@@ -175,35 +172,10 @@ def _detach(
     hold: str,
     at_once: str,
 ) -> None:
-    state_dir = session.state.ensure()
-    running = chaos_run.running_chaos(state_dir)
-    if running is not None:
-        raise ChaosError(f"a chaos run is going on this cluster already (pid {running})")
-    spec = session.cluster.spec
-    assert spec is not None
-    argv = [
-        sys.executable, "-m", "squall", "-f", str(spec.source), "-p", session.project,
-        "--backend", options.backend_name, "chaos", "--duration", duration,
-        "--seed", str(seed), "--events", kinds, "--interval", interval,
-        "--hold", hold, "--at-once", at_once,
-    ]  # fmt: skip
-    with open(state_dir / "chaos.log", "ab") as log:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            close_fds=True,
-        )
-    deadline = time.monotonic() + 10
-    while chaos_run.running_chaos(state_dir) != proc.pid:
-        if proc.poll() is not None:
-            raise ChaosError(f"the chaos run exited at once; see {state_dir / 'chaos.log'}")
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    options.say(f"chaos running in the background: pid {proc.pid}, seed {seed}")
+    pid = chaos_run.start_detached(
+        session, options.backend_name, seed, duration, kinds, interval, hold, at_once
+    )
+    options.say(f"chaos running in the background: pid {pid}, seed {seed}")
     options.say("`squall chaos stop` heals and ends it; `squall events -f` follows it")
 
 

@@ -17,6 +17,7 @@ from squall.cli import observe as observe_commands
 from squall.cli.options import CONTEXT, Options, chosen_services, pass_options, service_targets
 from squall.cli.progress import ConsoleProgress
 from squall.cli.render import network_table, status_json, status_table, to_json
+from squall.cli.serve import serve as serve_command
 from squall.errors import SquallError
 from squall.runtime.base import Action
 from squall.runtime.select import BACKEND_NAMES
@@ -267,6 +268,7 @@ def images_build(options: Options, force: bool) -> None:
 
 
 cli.add_command(sqlite_group, name="sqlite")
+cli.add_command(serve_command)
 for _command in (
     *fault_commands.COMMANDS,
     *observe_commands.COMMANDS,

@@ -1,0 +1,130 @@
+"""Who may call the API: a bearer token kept in the cluster's state directory.
+
+Rules (the README's "HTTP API" section says the same):
+
+- Every change (POST, PUT, PATCH, DELETE) needs `Authorization: Bearer <token>`:
+  none gives 401, a wrong one 403. A browser cannot add that header to a cross-site
+  form or link, so a page elsewhere cannot make changes (no CSRF).
+- Reads (GET) are open when the server listens on loopback only, and need the token
+  like changes when it listens anywhere else. A read may also carry the token as
+  `?token=`, because a browser's `EventSource` cannot send headers.
+- On loopback the `Host` header must name loopback too, so a page whose name was
+  rebound to 127.0.0.1 (DNS rebinding) cannot read the API.
+- The token is created once, 32 random bytes, in `<state dir>/api-token` with mode
+  0600, and reused by the next `squall serve` (the dashboard's URL stays valid).
+  Binding a non-loopback address needs an explicit `--token-file`: whoever starts
+  a reachable server chooses where its secret lives.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from squall.errors import StateError, UsageError
+
+TOKEN_FILE: Final = "api-token"
+LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    """True for `127.0.0.0/8`, `::1` and `localhost`; False for `0.0.0.0` and names."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token_file: Path | None) -> None:
+    """Refuse a reachable address unless the caller chose the token file.
+
+    Raises:
+        UsageError: `host` is not loopback and no `--token-file` was given.
+    """
+    if not is_loopback(host) and token_file is None:
+        raise UsageError(
+            f"--host {host} is reachable from other machines; pass --token-file FILE"
+            " to choose where the API token lives (or keep --host 127.0.0.1)"
+        )
+
+
+def load_or_create_token(path: Path) -> str:
+    """The token in `path`, created (mode 0600) if the file does not exist.
+
+    Raises:
+        StateError: the file cannot be written or read, is empty, or other users may
+            read it (it must be mode 0600 or stricter, as ssh asks of its keys).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_token(path)
+    except OSError as exc:
+        raise StateError(f"cannot create the API token {path}: {exc.strerror}") from exc
+    token = secrets.token_urlsafe(32)
+    try:
+        os.write(fd, (token + "\n").encode())
+    finally:
+        os.close(fd)
+    return token
+
+
+def _read_token(path: Path) -> str:
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise StateError(f"cannot read the API token {path}: {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise StateError(
+            f"the API token {path} is readable by other users (mode {stat.S_IMODE(mode):o});"
+            f" run chmod 600 {path}"
+        )
+    if len(text) < 16 or any(c.isspace() for c in text):
+        raise StateError(f"the API token {path} must be one word of 16 characters or more")
+    return text
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """The token and whether reads need it (they do unless the server is loopback-only)."""
+
+    token: str
+    reads_need_token: bool
+
+    def check(self, presented: str | None) -> int | None:
+        """None when `presented` is the token; else the HTTP status to answer (401/403)."""
+        if not presented:
+            return 401
+        if not hmac.compare_digest(presented.encode(), self.token.encode()):
+            return 403
+        return None
+
+
+def bearer(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (None when absent)."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+__all__ = [
+    "LOOPBACK_NAMES",
+    "TOKEN_FILE",
+    "AuthPolicy",
+    "bearer",
+    "check_bind",
+    "is_loopback",
+    "load_or_create_token",
+]

@@ -1,0 +1,109 @@
+"""The API on a fake backend: auth, errors and documents, without Docker or root."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from squall.api import ApiContext, AuthPolicy, create_app
+from tests.unit.fakes import FakeBackend
+
+TOKEN = "unit-test-token-0123456789"
+COMPOSE = """\
+name: unit
+services:
+  a: {image: busybox}
+  b: {image: busybox}
+"""
+
+
+def make_client(tmp_path: Path, *, reads_need_token: bool = False) -> TestClient:
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    context = ApiContext(
+        "unit", tmp_path / "compose.yaml", tmp_path, FakeBackend(), tmp_path / "state"
+    )
+    app = create_app(
+        context,
+        AuthPolicy(TOKEN, reads_need_token=reads_need_token),
+        allowed_hosts=("testserver", "127.0.0.1"),
+    )
+    return TestClient(app)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with make_client(tmp_path) as found:
+        yield found
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_changes_need_the_token(client: TestClient) -> None:
+    body = {"groups": [["a"], ["b"]]}
+    response = client.put("/api/clusters/unit/partition", json=body)
+    assert response.status_code == 401
+    assert response.json()["type"] == "AuthFailed"
+    assert response.headers["www-authenticate"] == "Bearer"
+    response = client.put(
+        "/api/clusters/unit/partition", json=body, headers={"Authorization": "Bearer nope"}
+    )
+    assert (response.status_code, response.json()["error"]) == (403, "wrong API token")
+    assert client.post("/blockade/unit/partitions", json={"partitions": []}).status_code == 401
+
+
+def test_reads_are_open_on_loopback_only(tmp_path: Path, client: TestClient) -> None:
+    assert client.get("/api/clusters").status_code == 200
+    with make_client(tmp_path / "far", reads_need_token=True) as far:
+        assert far.get("/api/clusters").status_code == 401
+        assert far.get("/api/clusters", headers=AUTH).status_code == 200
+        assert far.get("/api/clusters", params={"token": TOKEN}).status_code == 200
+        assert far.get("/api/clusters", params={"token": "bad"}).status_code == 403
+
+
+def test_errors_are_one_line_with_the_right_status(client: TestClient) -> None:
+    cases = [
+        ("post", "/api/clusters/other/shapes", {"services": ["a"], "delay": "1ms"}, 404, "other"),
+        ("post", "/api/clusters/unit/shapes", {"services": ["zz"], "delay": "1ms"}, 404, "'zz'"),
+        ("post", "/api/clusters/unit/shapes", {"services": ["a"], "delay": "1 fortnight"}, 422,
+         "--delay 1 fortnight"),
+        ("post", "/api/clusters/unit/presets/slow", {"services": []}, 422, "--all"),
+        ("put", "/api/clusters/unit/partition", {"groups": [["a"], ["zz"]]}, 404, "'zz'"),
+        ("post", "/api/clusters/unit/actions", {"action": "fly"}, 422, "action:"),
+    ]  # fmt: skip
+    for method, path, body, status, words in cases:
+        response = client.request(method, path, json=body, headers=AUTH)
+        assert response.status_code == status, (path, response.text)
+        message = response.json()["error"]
+        assert words in message and "\n" not in message
+
+
+def test_blockade_answers_in_text(client: TestClient) -> None:
+    response = client.get("/blockade/other")
+    assert response.status_code == 404
+    assert response.text == "no cluster 'other' here; this server serves 'unit'"
+    response = client.post(
+        "/blockade/unit/action", json={"command": "fly", "container_names": ["a"]}, headers=AUTH
+    )
+    assert (response.status_code, response.text) == (400, "'fly' is not a valid action")
+    assert client.get("/blockade").json() == {"blockades": ["unit"]}
+
+
+def test_documents_and_dashboard(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["info"]["title"] == "Squall"
+    assert "/api/clusters/{name}/partition" in document["paths"]
+    page = client.get("/")
+    assert page.status_code == 200 and '<svg id="topology"' in page.text
+    assert client.get("/static/app.js").status_code == 200
+    unknown = client.get("/api/nothing")
+    assert unknown.status_code == 404 and unknown.json()["error"].startswith("no route")
+
+
+def test_a_foreign_host_is_refused(client: TestClient) -> None:
+    response = client.get("/api/clusters", headers={"Host": "evil.example"})
+    assert response.status_code == 400 and response.json()["type"] == "HostRefused"
