@@ -12,12 +12,9 @@ it). Each is measured three ways, in the same run, rounds alternating:
   one process per container per rule, containers one after another, as Blockade does.
   It does the same work as Squall: the very rules of Squall's own plan for that
   cluster (taken with `--dry-run`), `iptables -N/-A/-I` to apply and `-D/-F/-X` to
-  clear. That image has `tc` and `ip` but no `iptables`, so iptables rules run as
-  `nsenter -t PID -n iptables ...` from the host, which is cheaper than `docker exec`
-  (so the baseline is, if anything, flattered); `tc`/`ip` lines (`rate` below; none
-  for partition or slow on a kernel without netem) run as `docker exec CONTAINER tc
-  ...`, the baseline's services having `cap_add: [NET_ADMIN]` for it (this host
-  refuses `docker exec --privileged`). The
+  clear, each as `docker exec CONTAINER iptables ...` (and `tc`/`ip` lines likewise),
+  the baseline's services having `cap_add: [NET_ADMIN]` for it (this host refuses
+  `docker exec --privileged`). The
   cost of a bare `docker exec CONTAINER true` per container is printed too: the floor
   of Blockade's and Pumba's one-`docker exec`-per-container way on its own.
 
@@ -169,20 +166,18 @@ class BaselineStep:
     pid: int
     plan: KernelPlan
 
-    def nsenter(self, *argv: str) -> list[str]:
-        return ["nsenter", "-t", str(self.pid), "-n", *argv]
-
     def docker_exec(self, *argv: str) -> list[str]:
         return ["docker", "exec", self.container, *argv]
 
     def apply_argvs(self) -> list[list[str]]:
         p = self.plan
-        out = [self.nsenter("iptables", "-w", "-t", c.table, "-N", c.name) for c in p.chains]
+        out = [self.docker_exec("iptables", "-w", "-t", c.table, "-N", c.name) for c in p.chains]
         out += [
-            self.nsenter("iptables", "-w", "-t", r.table, "-A", r.chain, *r.args) for r in p.rules
+            self.docker_exec("iptables", "-w", "-t", r.table, "-A", r.chain, *r.args)
+            for r in p.rules
         ]
         out += [
-            self.nsenter("iptables", "-w", "-t", c.table, "-I", c.hook, "1", *c.jump_args)
+            self.docker_exec("iptables", "-w", "-t", c.table, "-I", c.hook, "1", *c.jump_args)
             for c in p.chains
         ]
         out += [self.docker_exec(*argv) for argv in (*p.links, *p.tc)]
@@ -191,13 +186,13 @@ class BaselineStep:
     def clear_argvs(self) -> list[list[str]]:
         p = self.plan
         out = [
-            self.nsenter("iptables", "-w", "-t", c.table, "-D", c.hook, *c.jump_args)
+            self.docker_exec("iptables", "-w", "-t", c.table, "-D", c.hook, *c.jump_args)
             for c in p.chains
         ]
         for c in p.chains:
             out += [
-                self.nsenter("iptables", "-w", "-t", c.table, "-F", c.name),
-                self.nsenter("iptables", "-w", "-t", c.table, "-X", c.name),
+                self.docker_exec("iptables", "-w", "-t", c.table, "-F", c.name),
+                self.docker_exec("iptables", "-w", "-t", c.table, "-X", c.name),
             ]
         out += [self.docker_exec("tc", "qdisc", "del", "dev", d, "root") for d in p.root_devices]
         out += [

@@ -7,6 +7,8 @@
   services come from the cluster file); running it again is not an error.
 - `PUT /blockade/<name>` (adopt running containers) is answered 400: Squall only
   drives the containers it created from the file.
+- `/blockade/<name>/chaos` (Blockade's later daemon) runs `squall chaos` detached; its
+  chaos ran until deleted, here for a day at most.
 - `GET /blockade/<name>/events` is valid JSON (`{"events": [...]}`), from the same log
   as `squall events`. `network_state` is `NORMAL`, `SLOW`, `FLAKY`, `DUPLICATE` or
   `SHAPED` (a custom `squall shape`); `device` is null (faults live in the namespace).
@@ -20,10 +22,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
-from squall import events
+from squall import chaos, events
 from squall.api import _ops, _stream
 from squall.api._deps import CHANGE, READ, Context
-from squall.api._models import ActionBody, PartitionBody, PresetBody
+from squall.api._models import ActionBody, ChaosBody, PartitionBody, PresetBody
 from squall.errors import UsageError
 from squall.session import Session
 
@@ -57,6 +59,40 @@ class NetworkStateRequest(_Loose):
 
 class PartitionsRequest(_Loose):
     partitions: list[list[str]] = []
+
+
+class ChaosRequest(BaseModel):
+    """Blockade's chaos options: delays and run times in milliseconds."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_start_delay: int = 30_000
+    max_start_delay: int = 300_000
+    min_run_time: int = 30_000
+    max_run_time: int = 300_000
+    min_containers_at_once: int = 1
+    max_containers_at_once: int = 1
+    min_events_at_once: int = 1
+    max_events_at_once: int = 1
+    event_set: list[str] = ["SLOW", "DUPLICATE", "FLAKY", "STOP", "PARTITION"]
+
+    def squall_options(self) -> ChaosBody:
+        """Blockade's chaos runs until deleted; here that is a day at most."""
+        unknown = sorted(set(self.event_set) - set(BLOCKADE_CHAOS_EVENTS))
+        if unknown:
+            raise UsageError(f"{', '.join(unknown)} is an unknown event")
+        return ChaosBody(
+            duration="24h",
+            events=",".join(BLOCKADE_CHAOS_EVENTS[e] for e in self.event_set),
+            interval=f"{self.min_start_delay}ms..{self.max_start_delay}ms",
+            hold=f"{self.min_run_time}ms..{self.max_run_time}ms",
+            at_once=f"{self.min_containers_at_once}..{self.max_containers_at_once}",
+        )
+
+
+BLOCKADE_CHAOS_EVENTS = {
+    "SLOW": "slow", "DUPLICATE": "duplicate", "FLAKY": "flaky", "STOP": "stop",
+    "PARTITION": "partition",
+}  # fmt: skip
 
 
 def _container(entry: dict[str, Any], groups: list[list[str]], shapes: list[str]) -> Any:
@@ -204,6 +240,50 @@ async def blockade_events(ctx: Context, name: str) -> dict[str, list[dict[str, A
     ctx.check_name(name)
     found, _ = await ctx.run(lambda: _stream.page(ctx.state_dir(), 0, 100_000))
     return {"events": [_blockade_event(e) for e in found]}
+
+
+@router.post("/{name}/chaos", dependencies=CHANGE, status_code=201)
+async def chaos_new(ctx: Context, name: str, body: ChaosRequest) -> PlainTextResponse:
+    """Start chaos (`squall chaos --detach`): 201, or 400 on bad options / one running."""
+    options = body.squall_options()
+    await ctx.run(lambda: _ops.start_chaos(ctx.session(name), ctx.backend.name, options))
+    return PlainTextResponse(f"Successfully started chaos on {name}", status_code=201)
+
+
+@router.put("/{name}/chaos", dependencies=CHANGE)
+async def chaos_update(ctx: Context, name: str, body: ChaosRequest) -> PlainTextResponse:
+    """New options: the running chaos heals and stops, and a new one starts with them."""
+    options = body.squall_options()
+
+    def restart() -> None:
+        session = ctx.session(name)
+        chaos.stop_chaos(session.state.path)
+        _ops.start_chaos(session, ctx.backend.name, options)
+
+    await ctx.run(restart)
+    return PlainTextResponse(f"Updated chaos on {name}")
+
+
+@router.delete("/{name}/chaos", dependencies=CHANGE)
+async def chaos_destroy(ctx: Context, name: str) -> PlainTextResponse:
+    """Stop chaos; it heals what it did."""
+    await ctx.run(lambda: chaos.stop_chaos(ctx.session(name).state.path))
+    return PlainTextResponse(f"Deleted chaos on {name}")
+
+
+@router.get("/{name}/chaos", dependencies=READ)
+async def chaos_status(ctx: Context, name: str) -> dict[str, dict[str, str]]:
+    """`{"status": {"state": ...}}`: DEGRADED while faults are in force, else HEALTHY;
+    STOPPED when no chaos runs."""
+
+    def read() -> dict[str, dict[str, str]]:
+        session = ctx.session(name)
+        if chaos.running_chaos(session.state.path) is None:
+            return {"status": {"state": "STOPPED"}}
+        degraded = not session.desired_faults().is_empty
+        return {"status": {"state": "DEGRADED" if degraded else "HEALTHY"}}
+
+    return await ctx.run(read)
 
 
 __all__ = ["router"]

@@ -11,13 +11,16 @@ import dataclasses
 import json
 import os
 import random
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from squall import events
+from squall import chaos, events
 from squall.api._models import (
     ActionBody,
     Changed,
+    ChaosBody,
+    ChaosStatus,
     PartitionBody,
     PresetBody,
     PresetRoute,
@@ -37,6 +40,7 @@ from squall.faults.request import (
 from squall.probe import DEFAULT_THROUGHPUT_SECONDS
 from squall.runtime.base import Action
 from squall.session import Session
+from squall.units import parse_duration
 
 
 def chosen(session: Session, targets: Targets) -> list[str]:
@@ -230,6 +234,21 @@ def service(session: Session, name: str, read_kernel: bool) -> dict[str, Any]:
     raise ServiceNotFound(f"service {name!r} has no container; run squall up", service=name)
 
 
+def start_chaos(session: Session, backend_name: str, options: ChaosBody) -> ChaosStatus:
+    """Check every option first (422 changes nothing), then start a detached run."""
+    chaos.parse_span(options.interval, "interval")
+    chaos.parse_span(options.hold, "hold")
+    chaos.parse_count_span(options.at_once, "at_once")
+    chaos.parse_kinds(options.events)
+    parse_duration(options.duration, "duration")
+    seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+    pid = chaos.start_detached(
+        session, backend_name, seed, options.duration, options.events,
+        options.interval, options.hold, options.at_once,
+    )  # fmt: skip
+    return ChaosStatus(running=True, pid=pid, seed=seed)
+
+
 __all__ = [
     "act",
     "chosen",
@@ -244,4 +263,5 @@ __all__ = [
     "services",
     "shape",
     "shapes",
+    "start_chaos",
 ]

@@ -6,7 +6,6 @@ the same session calls as the CLI, in a worker thread, under the cluster's lock.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -35,7 +34,6 @@ from squall.api._models import (
     ShapeView,
     UpBody,
 )
-from squall.units import parse_duration
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ApiError, "description": "No token."},
@@ -271,18 +269,7 @@ async def chaos_start(ctx: Context, name: Name, body: ChaosBody | None = None) -
     options = body or ChaosBody()
 
     def start() -> ChaosStatus:
-        session = ctx.session(name)
-        chaos.parse_span(options.interval, "interval")
-        chaos.parse_span(options.hold, "hold")
-        chaos.parse_count_span(options.at_once, "at_once")
-        chaos.parse_kinds(options.events)
-        parse_duration(options.duration, "duration")
-        seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
-        pid = chaos.start_detached(
-            session, ctx.backend.name, seed, options.duration, options.events,
-            options.interval, options.hold, options.at_once,
-        )  # fmt: skip
-        return ChaosStatus(running=True, pid=pid, seed=seed)
+        return _ops.start_chaos(ctx.session(name), ctx.backend.name, options)
 
     return await ctx.run(start)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ BUSYBOX_IMAGE = "squall/busybox:latest"
 DEBIAN_IMAGE = "squall/debian:bookworm"
 LOCAL_IMAGES = (BUSYBOX_IMAGE, DEBIAN_IMAGE)
 BASE_LABEL = "io.squall.image"
+RECIPE_LABEL = "io.squall.recipe"
+"""What an image was built from; an image from an older recipe is rebuilt."""
 
 DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = (
@@ -32,6 +35,7 @@ DEBIAN_PACKAGES = (
     "iputils-ping",
     "iproute2",
     "procps",
+    "iptables",  # benchmarks/fault_apply.py's Blockade-style baseline runs it via docker exec
     "ca-certificates",
 )
 
@@ -46,11 +50,18 @@ _PASSWD = (
 _GROUP = "root:x:0:\ndaemon:x:1:\nwww-data:x:33:\nnogroup:x:65534:\n"
 _NSSWITCH = "passwd: files\ngroup: files\nhosts: files dns\nnetworks: files\n"
 
+
+def recipe(ref: str) -> str:
+    """A short hash of what goes into `ref`, kept in its RECIPE_LABEL."""
+    parts = (DEBIAN_SUITE, *DEBIAN_PACKAGES) if ref == DEBIAN_IMAGE else ("busybox-static",)
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
 _BUSYBOX_DOCKERFILE = f"""\
 FROM scratch
 COPY rootfs/ /
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-LABEL {BASE_LABEL}=base
+LABEL {BASE_LABEL}=base {RECIPE_LABEL}={recipe(BUSYBOX_IMAGE)}
 CMD ["sh"]
 """
 
@@ -91,10 +102,11 @@ def build_local_images(
     built: list[str] = []
     try:
         for ref in wanted:
-            if not force and engine.image_exists(ref):
+            previous = engine.inspect_image(ref)
+            labels = ((previous or {}).get("Config") or {}).get("Labels") or {}
+            if not force and previous is not None and labels.get(RECIPE_LABEL) == recipe(ref):
                 progress.step(ref, "present (use force to rebuild)", done=True)
                 continue
-            previous = engine.inspect_image(ref)
             started = time.monotonic()
             builders[ref](engine, progress)
             if previous is not None:
@@ -187,7 +199,7 @@ def build_debian_image(engine: DockerEngine, progress: Progress) -> None:
     )
     reader.start()
     changes = [
-        f"LABEL {BASE_LABEL}=base",
+        f"LABEL {BASE_LABEL}=base {RECIPE_LABEL}={recipe(DEBIAN_IMAGE)}",
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         'CMD ["/bin/bash"]',
     ]

@@ -423,6 +423,35 @@ def test_blockade_reads(served: Served) -> None:
         assert events[0]["event"] == "up" and events[0]["status"] == "Success"
 
 
+def test_blockade_chaos(served: Served) -> None:
+    url = f"/blockade/{served.project}/chaos"
+    options = {
+        "min_start_delay": 300, "max_start_delay": 600, "min_run_time": 1000,
+        "max_run_time": 2000, "min_containers_at_once": 1, "max_containers_at_once": 1,
+        "event_set": ["SLOW"],
+    }  # fmt: skip
+    with served.client() as http:
+        assert http.get(url).json() == {"status": {"state": "STOPPED"}}
+        assert http.post(url, json={**options, "event_set": ["EXPLODE"]}).status_code == 400
+        assert http.post(url, json={**options, "bogus": 1}).status_code == 400
+        assert http.get(url).json() == {"status": {"state": "STOPPED"}}
+        started = http.post(url, json=options)
+        assert started.status_code == 201, started.text
+        assert started.text == f"Successfully started chaos on {served.project}"
+        assert http.get(url).json()["status"]["state"] in ("HEALTHY", "DEGRADED")
+        deadline = time.monotonic() + 20
+        while http.get(url).json()["status"]["state"] != "DEGRADED":
+            assert time.monotonic() < deadline, "chaos never degraded the cluster"
+            time.sleep(0.2)
+        updated = http.put(url, json={**options, "event_set": ["FLAKY"]})
+        assert updated.status_code == 200, updated.text
+        deleted = http.delete(url)
+        assert deleted.status_code == 200 and deleted.text.startswith("Deleted chaos")
+        assert http.get(url).json() == {"status": {"state": "STOPPED"}}
+    status = served.cli_status()
+    assert all(not s["faults"]["shapes"] for s in status["services"]), "deleting chaos heals"
+
+
 def test_blockade_changes(served: Served) -> None:
     name = served.project
     with served.client() as http:
