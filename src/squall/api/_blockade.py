@@ -242,7 +242,9 @@ async def blockade_events(ctx: Context, name: str) -> dict[str, list[dict[str, A
     return {"events": [_blockade_event(e) for e in found]}
 
 
-@router.post("/{name}/chaos", dependencies=CHANGE, status_code=201)
+@router.post(
+    "/{name}/chaos", dependencies=CHANGE, status_code=201, response_class=PlainTextResponse
+)
 async def chaos_new(ctx: Context, name: str, body: ChaosRequest) -> PlainTextResponse:
     """Start chaos (`squall chaos --detach`): 201, or 400 on bad options / one running."""
     options = body.squall_options()
@@ -250,7 +252,7 @@ async def chaos_new(ctx: Context, name: str, body: ChaosRequest) -> PlainTextRes
     return PlainTextResponse(f"Successfully started chaos on {name}", status_code=201)
 
 
-@router.put("/{name}/chaos", dependencies=CHANGE)
+@router.put("/{name}/chaos", dependencies=CHANGE, response_class=PlainTextResponse)
 async def chaos_update(ctx: Context, name: str, body: ChaosRequest) -> PlainTextResponse:
     """New options: the running chaos heals and stops, and a new one starts with them."""
     options = body.squall_options()
@@ -264,7 +266,7 @@ async def chaos_update(ctx: Context, name: str, body: ChaosRequest) -> PlainText
     return PlainTextResponse(f"Updated chaos on {name}")
 
 
-@router.delete("/{name}/chaos", dependencies=CHANGE)
+@router.delete("/{name}/chaos", dependencies=CHANGE, response_class=PlainTextResponse)
 async def chaos_destroy(ctx: Context, name: str) -> PlainTextResponse:
     """Stop chaos; it heals what it did."""
     await ctx.run(lambda: chaos.stop_chaos(ctx.session(name).state.path))

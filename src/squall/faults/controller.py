@@ -17,7 +17,6 @@ import json
 import os
 import platform
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -143,19 +142,18 @@ class FaultEngine:
             ensure_shaper(self.state_dir, ShaperConfig(namespaces=queues))
         known = _load_applied(self.state_dir / APPLIED_FILE)
         _forget_applied(self.state_dir / APPLIED_FILE)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            # Stopping waits for the shaper to exit; the queue rules it leaves for a few
-            # milliseconds bypass it, so that wait overlaps with the kernel work.
-            stopping = None if queues else pool.submit(stop_shaper, self.state_dir)
-            applied = apply_many(
-                [(p.resolved.faults.netns, p.plan) for p, _seen in planned],
-                self.log,
-                observed={seen.netns: seen for _p, seen in planned},
-                known=known,
-            )
-            if stopping is not None:
-                stopping.result()
+        applied = apply_many(
+            [(p.resolved.faults.netns, p.plan) for p, _seen in planned],
+            self.log,
+            observed={seen.netns: seen for _p, seen in planned},
+            known=known,
+        )
         _save_applied(self.state_dir / APPLIED_FILE, applied)
+        if not queues and shaper_status(self.state_dir).running:
+            # Left idle rather than stopped: it lets go of every queue and namespace, and
+            # the next delay reuses it instead of paying a process start-up. `clear()`
+            # (down) stops it.
+            ensure_shaper(self.state_dir, ShaperConfig())
         return [p for p, _seen in planned]
 
     def clear(self, services: Sequence[ServiceState]) -> None:
