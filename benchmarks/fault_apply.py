@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -335,6 +336,8 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (faults are set inside the services' network namespaces)")
+    # SIGTERM unwinds like Ctrl-C, so the clusters are still taken down.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     ways = [w for w in WAYS if not (args.no_cli and w == "cli")]
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="squall-bench-faults-") as tmp:
