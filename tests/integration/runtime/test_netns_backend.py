@@ -507,3 +507,39 @@ def test_up_refuses_clearly_and_leaves_nothing(make_cluster) -> None:
     with pytest.raises(BackendError, match="'db' is unhealthy"):
         sick.up()
     assert {n: s.state for n, s in sick.status().items()} == {"app": "created", "db": "running"}
+
+
+def test_kill_9_of_squall_mid_up_then_down_leaves_nothing(make_cluster) -> None:
+    services = "\n".join(
+        f"          s{i}: {{image: x, command: {IDLE}, networks: [n{i % 3}]}}" for i in range(30)
+    )
+    cluster = make_cluster(
+        f"""
+        services:
+{services}
+        networks:
+          n0: {{}}
+          n1: {{}}
+          n2: {{internal: true}}
+        """
+    )
+    argv = [sys.executable, "-m", "squall", "--backend", "netns", "-f", str(cluster.file),
+            "-p", cluster.project, "up"]  # fmt: skip
+    env = {**os.environ, "SQUALL_STATE_DIR": str(cluster.state_root)}
+    cli = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not leftovers(cluster.project):
+        assert cli.poll() is None, "up finished before anything could be interrupted"
+        assert time.monotonic() < deadline, "up never created anything"
+        time.sleep(0.01)
+    cli.kill()  # kill -9 of the squall command, half-way through `up`
+    cli.wait(10)
+    assert leftovers(cluster.project), "the interrupted up left something for down to find"
+
+    down = subprocess.run(
+        [sys.executable, "-m", "squall", "--backend", "netns", "-p", cluster.project, "down"],
+        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert down.returncode == 0, down.stderr
+    assert leftovers(cluster.project) == []
