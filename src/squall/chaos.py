@@ -24,7 +24,6 @@ import random
 import re
 import secrets
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
+from squall import detach
 from squall import events as event_log
 from squall.errors import ChaosError, SquallError, UsageError
 from squall.faults.desired import ShapeEntry
@@ -369,16 +369,11 @@ def start_detached(
         "--seed", str(seed), "--events", kinds, "--interval", interval,
         "--hold", hold, "--at-once", at_once,
     ]  # fmt: skip
-    with open(state_dir / "chaos.log", "ab") as log:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            close_fds=True,
-            env={**os.environ, "SQUALL_STATE_DIR": str(session.state.root)},
-        )
+    env = {**os.environ, "SQUALL_STATE_DIR": str(session.state.root)}
+    try:
+        proc = detach.start_detached(argv, state_dir / "chaos.log", env=env)
+    except OSError as exc:
+        raise ChaosError(f"cannot start the chaos run: {exc}") from exc
     deadline = time.monotonic() + 10
     while running_chaos(state_dir) != proc.pid:
         if proc.poll() is not None:

@@ -11,11 +11,11 @@ import argparse
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from squall.detach import start_detached
 from squall.faults.shaper.procs import command_line, is_zombie, read_pid
 
 MODULE = "squall.expiry"
@@ -64,15 +64,7 @@ def schedule(state_root: Path, project: str, backend: str, at: float | None) -> 
         "--pidfile",
         str(pidfile),
     ]
-    with open(state_dir / "expiry.log", "ab") as log:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            close_fds=True,
-        )
+    proc = start_detached(argv, state_dir / "expiry.log")
     pidfile.write_text(f"{proc.pid}\n")
 
 

@@ -49,6 +49,7 @@ from squall.faults.plan import (
     Table,
     comment_for,
     ifb_name,
+    mirred_redirect,
 )
 from squall.faults.shaper.netns import entered
 from squall.units import parse_rate
@@ -786,30 +787,7 @@ def detect_caps(log: Log | None = None) -> KernelCaps:
         ok("tc", "qdisc", "del", "dev", "lo", "root")
         ifb = ok("ip", "link", "add", "sqcaps0", "type", "ifb")
         ok("tc", "qdisc", "add", "dev", "lo", "handle", "ffff:", "ingress")
-        mirred = ifb and ok(
-            "tc",
-            "filter",
-            "add",
-            "dev",
-            "lo",
-            "parent",
-            "ffff:",
-            "protocol",
-            "ip",
-            "prio",
-            "1",
-            "u32",
-            "match",
-            "u32",
-            "0",
-            "0",
-            "action",
-            "mirred",
-            "egress",
-            "redirect",
-            "dev",
-            "sqcaps0",
-        )
+        mirred = ifb and ok(*mirred_redirect("lo", "sqcaps0"))
         police = ok(
             "tc",
             "filter",

@@ -265,6 +265,14 @@ def needs_netem(shape: Shape) -> bool:
     return bool(shape.delayed or shape.loss or shape.duplicate or shape.corrupt)
 
 
+def mirred_redirect(device: str, target: str) -> tuple[str, ...]:
+    """tc argv sending everything arriving on `device` through `target` (an ifb)."""
+    return (
+        "tc", "filter", "add", "dev", device, "parent", "ffff:", "protocol", "ip", "prio", "1",
+        "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", target,
+    )  # fmt: skip
+
+
 def plan(
     faults: NamespaceFaults,
     interfaces: Sequence[Interface],
@@ -491,32 +499,7 @@ class _Builder:
                 links.append(("ip", "link", "add", target, "type", "ifb"))
                 links.append(("ip", "link", "set", target, "up"))
                 tc.append(("tc", "qdisc", "replace", "dev", device, "handle", "ffff:", "ingress"))
-                tc.append(
-                    (
-                        "tc",
-                        "filter",
-                        "add",
-                        "dev",
-                        device,
-                        "parent",
-                        "ffff:",
-                        "protocol",
-                        "ip",
-                        "prio",
-                        "1",
-                        "u32",
-                        "match",
-                        "u32",
-                        "0",
-                        "0",
-                        "action",
-                        "mirred",
-                        "egress",
-                        "redirect",
-                        "dev",
-                        target,
-                    )
-                )
+                tc.append(mirred_redirect(device, target))
             roots.append(target)
             tc.append(
                 (

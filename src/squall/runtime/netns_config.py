@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from squall.detach import start_detached
 from squall.errors import BackendError
 from squall.faults.shaper import procs
 from squall.runtime import netns_naming as naming
@@ -286,19 +286,10 @@ def start_supervisor(paths: naming.StatePaths, project: str, *, idle: bool = Fal
         *(["--idle"] if idle else []),
     ]
     paths.root.mkdir(parents=True, exist_ok=True)
-    with open(paths.supervisor_log, "ab") as log_file:
-        try:
-            child = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log_file,
-                start_new_session=True,
-                close_fds=True,
-                cwd="/",
-            )
-        except OSError as exc:
-            raise BackendError(f"cannot start the netns supervisor: {exc}") from exc
+    try:
+        child = start_detached(argv, paths.supervisor_log, cwd="/")
+    except OSError as exc:
+        raise BackendError(f"cannot start the netns supervisor: {exc}") from exc
     return child.pid
 
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from squall.detach import start_detached
 from squall.errors import ShaperError
 from squall.faults.shaper import procs
 from squall.faults.shaper.status import (
@@ -122,19 +123,10 @@ def _start(
     ]
     with contextlib.suppress(FileNotFoundError):
         status_path.unlink()  # a stale report must not look like this start's
-    with open(log_path, "ab") as log_file:
-        try:
-            return subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log_file,
-                start_new_session=True,
-                close_fds=True,
-                cwd="/",
-            )
-        except OSError as exc:
-            raise ShaperError(f"cannot start the shaper: {exc}") from exc
+    try:
+        return start_detached(argv, log_path, cwd="/")
+    except OSError as exc:
+        raise ShaperError(f"cannot start the shaper: {exc}") from exc
 
 
 def _log_tail(log_path: Path, lines: int = 3) -> str:
