@@ -44,6 +44,7 @@ class Options:
         if cluster.spec is not None:
             for warning in cluster.spec.warnings:
                 self.say(f"warning: {warning}")
+        log = (lambda line: self.say(f"+ {line}")) if self.verbose else None
         if self.backend is None:
             name = choose_backend(
                 self.backend_name,
@@ -51,8 +52,7 @@ class Options:
                 project=cluster.project,
                 notice=self.say if need_file or self.verbose else None,
             )
-            self.backend = make_backend(name)
-        log = (lambda line: self.say(f"+ {line}")) if self.verbose else None
+            self.backend = make_backend(name, log=log)
         return Session.create(cluster, self.backend, log=log)
 
 

@@ -44,8 +44,13 @@ def make_backend(
     preferred: str | None = None,
     project: str | None = None,
     notice: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> Backend:
-    """The backend `name` (`auto` resolved by `choose_backend` with the same hints)."""
+    """The backend `name` (`auto` resolved by `choose_backend` with the same hints).
+
+    `log` receives every kernel command the netns backend runs (`-v`); the Docker
+    backend logs its engine calls to the `squall` logger instead.
+    """
     name = choose_backend(name, preferred=preferred, project=project, notice=notice)
     if name == "docker":
         from squall.runtime.docker import DockerBackend
@@ -54,7 +59,7 @@ def make_backend(
     if name == "netns":
         from squall.runtime.netns import NetnsBackend
 
-        return NetnsBackend()
+        return NetnsBackend(log=log)
     raise UsageError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
 
 

@@ -26,7 +26,7 @@ services:
 @pytest.fixture
 def backend(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBackend:
     fake = FakeBackend()
-    monkeypatch.setattr(cli_options, "make_backend", lambda name: fake)
+    monkeypatch.setattr(cli_options, "make_backend", lambda name, **hints: fake)
     monkeypatch.setenv("SQUALL_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "compose.yaml").write_text(COMPOSE)
