@@ -9,6 +9,8 @@ import typing
 from squall.errors import (
     BackendError,
     ChaosError,
+    ChaosRunning,
+    ClusterBusy,
     EngineUnavailable,
     ImageMissing,
     ProbeError,
@@ -25,7 +27,9 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError",
     "ChaosError",
+    "ChaosRunning",
     "Cluster",
+    "ClusterBusy",
     "EngineUnavailable",
     "ImageMissing",
     "ProbeError",

@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from squall import detach
 from squall import events as event_log
-from squall.errors import ChaosError, SquallError, UsageError
+from squall.errors import ChaosError, ChaosRunning, SquallError, UsageError
 from squall.faults.desired import ShapeEntry
 from squall.faults.model import Partition, Shape
 from squall.faults.partition import JEPSEN_SHAPES, jepsen
@@ -293,7 +293,7 @@ def pidfile(state_dir: Path) -> Iterator[None]:
     path = state_dir / PID_FILE
     running = running_chaos(state_dir)
     if running is not None:
-        raise ChaosError(f"a chaos run is going on this cluster already (pid {running})")
+        raise ChaosRunning(f"a chaos run is going on this cluster already (pid {running})")
     path.write_text(f"{os.getpid()}\n")
     try:
         yield
@@ -359,7 +359,7 @@ def start_detached(
     state_dir = session.state.ensure()
     running = running_chaos(state_dir)
     if running is not None:
-        raise ChaosError(f"a chaos run is going on this cluster already (pid {running})")
+        raise ChaosRunning(f"a chaos run is going on this cluster already (pid {running})")
     spec = session.cluster.spec
     if spec is None:
         raise ChaosError("a chaos run needs the cluster file")

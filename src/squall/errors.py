@@ -7,6 +7,7 @@ The CLI catches `SquallError` once, prints `str(error)` (one line) and exits wit
     ├── SpecError            a cluster file is wrong (path, line, column, field)
     ├── UsageError           a command's own arguments are wrong
     ├── StateError           the state directory or its lock
+    │   └── ClusterBusy          another command holds the cluster's lock
     ├── BackendError         the engine or the kernel refused something
     │   ├── EngineUnavailable    no Docker Engine answers
     │   ├── ImageMissing         an image is absent and cannot be pulled
@@ -14,6 +15,7 @@ The CLI catches `SquallError` once, prints `str(error)` (one line) and exits wit
     ├── SqliteServerError    the SQLite network server or its client
     ├── ProbeError           `squall probe` could not measure (not root, no namespace)
     ├── ChaosError           a chaos run could not start, stop or replay
+    │   └── ChaosRunning         one is already going on the cluster
     └── FaultError           a fault could not be planned, applied or read back
         ├── FaultUnsupported     this kernel lacks what the fault needs
         ├── KernelCommandFailed  tc / ip / iptables refused (argv, stderr)
@@ -81,6 +83,10 @@ class StateError(SquallError):
     """The state directory cannot be read or its lock is held by someone else."""
 
 
+class ClusterBusy(StateError):
+    """Another command holds the cluster's lock (and did not let go in time)."""
+
+
 class BackendError(SquallError):
     """The engine or the kernel refused an operation."""
 
@@ -130,6 +136,10 @@ class ProbeError(SquallError):
 
 class ChaosError(SquallError):
     """A chaos run could not be planned, started, stopped or replayed."""
+
+
+class ChaosRunning(ChaosError):
+    """A chaos run is already going on the cluster."""
 
 
 class FaultError(SquallError):

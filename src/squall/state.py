@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from squall.errors import StateError
+from squall.errors import ClusterBusy, StateError
 
 LOCK_WAIT_SECONDS = 10.0
 
@@ -69,7 +69,7 @@ class StateDir:
                     if exc.errno not in (errno.EAGAIN, errno.EACCES):
                         raise StateError(f"cannot lock {lock_path}: {exc.strerror}") from exc
                     if time.monotonic() >= deadline:
-                        raise StateError(
+                        raise ClusterBusy(
                             f"cluster {self.project!r} is busy: {_describe_holder(lock_path)}"
                             f" holds {lock_path}; try again when it finishes"
                         ) from None

@@ -31,13 +31,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from squall.api._context import ClusterNotServed
 from squall.errors import (
     BackendError,
-    ChaosError,
+    ChaosRunning,
+    ClusterBusy,
     EngineUnavailable,
     FaultUnsupported,
     ServiceNotFound,
     SpecError,
     SquallError,
-    StateError,
     UsageError,
 )
 
@@ -62,9 +62,7 @@ def status_for(exc: SquallError) -> int:
         return 404
     if isinstance(exc, UsageError | SpecError | FaultUnsupported):
         return 422
-    if isinstance(exc, StateError) and "busy" in exc.message:
-        return 409
-    if isinstance(exc, ChaosError) and "already" in exc.message:
+    if isinstance(exc, ClusterBusy | ChaosRunning):
         return 409
     if isinstance(exc, EngineUnavailable):
         return 503
