@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from squall.errors import StateError
+from squall.errors import ClusterBusy
 from squall.state import StateDir, default_state_root
 
 
@@ -26,7 +26,7 @@ def test_second_command_waits_then_names_the_holder(tmp_path: Path) -> None:
         assert ready.wait(10)
         started = time.monotonic()
         with (
-            pytest.raises(StateError, match=rf"busy: pid {holder.pid} \(squall up\)"),
+            pytest.raises(ClusterBusy, match=rf"busy: pid {holder.pid} \(squall up\)"),
             StateDir(tmp_path, "demo").locked("down", wait=0.3),
         ):
             pass

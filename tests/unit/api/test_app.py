@@ -107,3 +107,13 @@ def test_documents_and_dashboard(client: TestClient) -> None:
 def test_a_foreign_host_is_refused(client: TestClient) -> None:
     response = client.get("/api/clusters", headers={"Host": "evil.example"})
     assert response.status_code == 400 and response.json()["type"] == "HostRefused"
+
+
+def test_a_busy_cluster_or_a_running_chaos_is_409() -> None:
+    from squall.api._errors import status_for
+    from squall.errors import ChaosError, ChaosRunning, ClusterBusy, StateError
+
+    assert status_for(ClusterBusy("cluster 'x' is busy")) == 409
+    assert status_for(ChaosRunning("a chaos run is going")) == 409
+    assert status_for(StateError("cannot create state directory")) == 500
+    assert status_for(ChaosError("the chaos run exited at once")) == 500
