@@ -242,9 +242,10 @@ def run(
     """
     cursor = conn.execute(sql, params)
     try:
-        if cursor.description is None:
+        description = cursor.description
+        if description is None:
             return Result((), [], cursor.rowcount, cursor.lastrowid)
-        columns = tuple(d[0] for d in cursor.description)
+        columns = tuple([d[0] for d in description])
         if max_rows is None:
             return Result(columns, cursor.fetchall(), -1, cursor.lastrowid)
         rows = cursor.fetchmany(max_rows + 1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from squall.sqlite.config import ServerConfig
 _TOO_LONG = b"\x00too long"  # a marker, never a real line: real lines are bytes objects
 _MAX_QUEUED_LINES = 256
 _FLUSH_BYTES = 1 << 16
+_PARAM_TYPES = (list, dict, tuple)
 
 
 @dataclass
@@ -360,10 +361,10 @@ class Session(asyncio.Protocol):
             return
         sql = message.get("sql")
         params = message.get("params", ())
-        if not isinstance(sql, str) or not isinstance(params, Sequence | Mapping):
+        if type(sql) is not str:
             self._send_error('bad request: needs "sql" (a string) and optional "params"', None)
             return
-        if isinstance(params, str):
+        if type(params) not in _PARAM_TYPES:  # JSON gives list, dict or a scalar
             self._send_error('bad request: "params" must be a list or an object', None)
             return
         if sql.startswith("."):

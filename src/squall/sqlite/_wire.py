@@ -46,9 +46,16 @@ def _decode_object(obj: dict[str, Any]) -> object:
     return obj
 
 
+# Built once: `json.dumps`/`json.loads` with options build a new coder on every call,
+# which costs more than coding a small message.
+_ENCODER = json.JSONEncoder(default=_encode_extra, separators=(",", ":"))
+_BLOB_DECODER = json.JSONDecoder(object_hook=_decode_object)
+_BLOB_MARK = '"' + BLOB_KEY + '"'
+
+
 def encode(message: dict[str, Any]) -> bytes:
     """One message as a line of ASCII JSON, newline included."""
-    return json.dumps(message, default=_encode_extra, separators=(",", ":")).encode() + b"\n"
+    return (_ENCODER.encode(message) + "\n").encode()
 
 
 def decode(line: bytes | str) -> Any:
@@ -57,4 +64,7 @@ def decode(line: bytes | str) -> Any:
     Raises:
         ValueError: the line is not JSON.
     """
-    return json.loads(line, object_hook=_decode_object)
+    text = line.decode() if isinstance(line, bytes) else line
+    if _BLOB_MARK in text:  # only then is the per-object hook worth its cost
+        return _BLOB_DECODER.decode(text)
+    return json.loads(text)
