@@ -12,7 +12,10 @@ second and p50/p99 latency of:
   typing the statement and reading up to the next `sqlite> ` prompt (a statement that
   fails, such as "database is locked", counts as an error, not as a query);
 - in-process: N threads of this process, each with its own sqlite3 connection (WAL),
-  the limit no server can pass.
+  the limit no server can pass;
+- floor: the same squall client against a server that runs no SQL at all (it answers
+  every request line with a canned answer): the round-trip limit of one request in
+  flight per client on this machine, which no server on loopback can pass either.
 
 Network clients are threads spread over two worker processes, so the client side does
 not share one interpreter lock. Each cell runs a fixed number of seconds.
@@ -24,6 +27,8 @@ import argparse
 import multiprocessing
 import os
 import random
+import selectors
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -36,9 +41,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import Connection as Pipe
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 ROWS = 10_000
+TARGETS = ("in-process", "squall", "pipelined", "floor", "socat")
 READ_SQL = "SELECT v FROM kv WHERE k = ?"
 INSERT_SQL = "INSERT INTO log(v) VALUES (?)"
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -234,7 +241,9 @@ def _process_main(
     def make() -> Client:
         if target == "socat":
             return SocatClient(port)
-        return PipelinedClient(port) if target == "pipelined" else SquallClient(port)
+        if target == "pipelined":
+            return PipelinedClient(port)
+        return SquallClient(port)  # squall's server, or the floor's
 
     out.send(run_threads(make, kind, threads, seconds))
     out.close()
@@ -277,6 +286,57 @@ def start_squall(db: Path, port: int) -> subprocess.Popen[bytes]:
     return process
 
 
+FLOOR_ANSWER = (
+    b'{"ok":true,"columns":["v"],"rows":[["value-1"]],"rowcount":-1,"lastrowid":0,"tx":false}\n'
+)
+FLOOR_GREETING = b'SQLite (floor)\nsqlite> {"ok":true,"mode":"jsonl","auth":false}\n'
+FLOOR_LIFETIME = 600.0
+
+
+def _floor_main(listener: socket.socket) -> None:
+    """Answer each request line at once, without SQL; gone after FLOOR_LIFETIME at most."""
+    selector = selectors.DefaultSelector()
+    listener.setblocking(False)
+    selector.register(listener, selectors.EVENT_READ)
+    pending: dict[socket.socket, bytes] = {}
+    deadline = time.monotonic() + FLOOR_LIFETIME
+    while time.monotonic() < deadline:
+        for key, _ in selector.select(timeout=1.0):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            if sock is listener:
+                conn, _ = listener.accept()
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                selector.register(conn, selectors.EVENT_READ)
+                pending[conn] = b""
+                continue
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                selector.unregister(sock)
+                sock.close()
+                del pending[sock]
+                continue
+            lines = (pending[sock] + data).split(b"\n")
+            pending[sock] = lines.pop()
+            answers = [FLOOR_GREETING if line == b".mode jsonl" else FLOOR_ANSWER for line in lines]
+            sock.sendall(b"".join(answers))
+
+
+def start_floor(port: int) -> BaseProcess:
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(512)
+    process = multiprocessing.get_context("fork").Process(target=_floor_main, args=(listener,))
+    process.start()
+    listener.close()
+    wait_port(port)
+    return process
+
+
 def start_socat(db: Path, port: int) -> subprocess.Popen[bytes]:
     argv = ["socat", f"TCP-L:{port},fork,reuseaddr", f"EXEC:sqlite3 {db},pty"]
     process = subprocess.Popen(argv)
@@ -284,8 +344,14 @@ def start_socat(db: Path, port: int) -> subprocess.Popen[bytes]:
     return process
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes] | BaseProcess) -> None:
     process.terminate()
+    if isinstance(process, BaseProcess):
+        process.join(10)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+        return
     try:
         process.wait(10)
     except subprocess.TimeoutExpired:
@@ -299,17 +365,21 @@ def main() -> int:
     parser.add_argument("--clients", default="1,8,32")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
+    if shutil.which("socat") is None:
+        parser.error("socat is not installed (bash scripts/install.sh installs it)")
     table: dict[tuple[str, str, int], Cell] = {}
     with tempfile.TemporaryDirectory(prefix="squall-bench-") as tmp:
-        for target in ("in-process", "squall", "pipelined", "socat"):
+        for target in TARGETS:
             db = Path(tmp) / f"{target}.db"
             make_database(db)
             port = free_port()
-            server = None
+            server: subprocess.Popen[bytes] | BaseProcess | None = None
             if target in ("squall", "pipelined"):
                 server = start_squall(db, port)
             elif target == "socat":
                 server = start_socat(db, port)
+            elif target == "floor":
+                server = start_floor(port)
             try:
                 for kind in ("read", "insert"):
                     for clients in counts:
@@ -341,7 +411,7 @@ def print_table(table: dict[tuple[str, str, int], Cell], counts: list[int]) -> N
     print("-" * len(header))
     for kind in ("read", "insert"):
         for clients in counts:
-            for target in ("squall", "pipelined", "socat", "in-process"):
+            for target in ("squall", "pipelined", "floor", "socat", "in-process"):
                 cell = table[(target, kind, clients)]
                 print(
                     f"{kind:8} {clients:7} | {target:10} {cell.qps:9.0f} "
@@ -353,13 +423,17 @@ def print_table(table: dict[tuple[str, str, int], Cell], counts: list[int]) -> N
             local = table[("in-process", kind, clients)].qps
             vs_socat = f"{squall / socat:.0f}x socat" if socat else "socat: 0 q/s"
             piped = table[("pipelined", kind, clients)].qps
+            floor = table[("floor", kind, clients)].qps
             print(
-                f"{'':17}| squall = {vs_socat}, {100 * squall / local:.0f}% of in-process;"
-                f" pipelined = {100 * piped / local:.0f}% of in-process"
+                f"{'':17}| squall = {vs_socat}, {100 * squall / local:.0f}% of in-process,"
+                f" {100 * squall / floor:.0f}% of the floor;"
+                f" pipelined = {100 * piped / local:.0f}% of in-process;"
+                f" floor = {100 * floor / local:.0f}% of in-process"
             )
     print(
         "pipelined: squall's client with executemany(), 16 queries sent before their"
-        " answers are read; its latencies are per batch of 16."
+        " answers are read; its latencies are per batch of 16. floor: no SQL, a canned"
+        " answer per request line: the most one request in flight per client can reach."
     )
 
 
