@@ -72,6 +72,13 @@ _WRITING_PRAGMAS = frozenset({"wal_checkpoint", "optimize", "incremental_vacuum"
 
 _PROGRESS_STEPS = 1000
 
+# A statement run right in the event loop is interrupted after this long and run again
+# on a thread (interrupted, it changed nothing: SQLite rolls the statement back).
+INLINE_BUDGET = 0.002
+# How long the writer's thread waits for another process that holds the file's write
+# lock; in the event loop the writer never waits.
+OTHER_PROCESS_WAIT_MS = 5000
+
 
 def _decode_text(raw: bytes) -> str:
     """TEXT that is not valid UTF-8 still comes through (as surrogates), as in the shell."""
@@ -190,6 +197,10 @@ def _configure(conn: sqlite3.Connection, guard: Guard) -> sqlite3.Connection:
 def open_writer(path: Path) -> tuple[sqlite3.Connection, Guard]:
     """The one connection that writes: WAL journal, NORMAL sync, autocommit by default.
 
+    It never waits for a lock on its own (busy timeout 0) and never checkpoints on its
+    own: the `Writer` sets the wait on its thread and checkpoints there, so a write run
+    in the event loop can neither block on another process nor stall on a checkpoint.
+
     Raises:
         SqliteServerError: the file cannot be opened or put in WAL mode.
     """
@@ -199,7 +210,8 @@ def open_writer(path: Path) -> tuple[sqlite3.Connection, Guard]:
         )
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")  # other processes on the same file
+        conn.execute("PRAGMA busy_timeout=0")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
     except sqlite3.Error as exc:
         raise SqliteServerError(f"cannot open {path} for writing: {exc}") from exc
     if mode != "wal":
@@ -209,7 +221,9 @@ def open_writer(path: Path) -> tuple[sqlite3.Connection, Guard]:
     return _configure(conn, guard), guard
 
 
-def open_reader(path: Path, busy_timeout_ms: int = 5000) -> tuple[sqlite3.Connection, Guard]:
+def open_reader(
+    path: Path, busy_timeout_ms: int = OTHER_PROCESS_WAIT_MS
+) -> tuple[sqlite3.Connection, Guard]:
     """A read-only connection (`mode=ro`): it cannot write even if a check were missed.
 
     Raises:

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from squall.sqlite._database import (
+    INLINE_BUDGET,
     Failure,
     Guard,
     Outcome,
@@ -31,7 +32,6 @@ from squall.sqlite._database import (
 )
 from squall.sqlite._writer import TransactionOwner, WriteJob, Writer
 
-INLINE_BUDGET = 0.002
 _READER_THREADS = 2
 _RETRY_IN_THREAD = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 

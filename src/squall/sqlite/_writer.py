@@ -10,6 +10,12 @@ Writes from every session meet here, in the event loop's thread:
   others), one `COMMIT`; every statement is acknowledged only after that commit.
 - A holder that disconnects, or stays idle inside its transaction past the idle limit,
   is rolled back.
+- An autocommit write that finds the writer idle (no holder, nothing running or
+  queued) runs at once in the event loop, like a point read: two hops between threads
+  cost more than a single-row insert. Past `INLINE_BUDGET`, or if another process holds
+  the file's lock, it is interrupted (SQLite rolls it back) and queued for the thread.
+- The WAL is checkpointed on the writer's thread every `CHECKPOINT_EVERY` commits,
+  never by a commit in the event loop.
 """
 
 from __future__ import annotations
@@ -21,13 +27,26 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from squall.sqlite._database import Failure, Outcome, Params, failure, open_writer, run
+from squall.sqlite._database import (
+    INLINE_BUDGET,
+    OTHER_PROCESS_WAIT_MS,
+    Failure,
+    Outcome,
+    Params,
+    failure,
+    open_writer,
+    run,
+)
 
 _MAX_BATCH = 256
 _FAR = 1e18
+CHECKPOINT_EVERY = 1000
+# Errors after which an inline write is tried again on the thread: it changed nothing.
+_RETRY_ON_THREAD = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 
 
 class TransactionOwner(Protocol):
@@ -71,6 +90,7 @@ class Writer:
         self._idle.set()
         self._running_owner: TransactionOwner | None = None
         self._gone: set[TransactionOwner] = set()
+        self._commits = 0  # since the last checkpoint
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="squall-sqlite-writer")
         self._conn, self._guard = open_writer(path)
 
@@ -80,9 +100,16 @@ class Writer:
         return self._holder
 
     def submit(self, job: WriteJob, wait: float) -> None:
-        """Queue `job`; if the writer stays busy for `wait` seconds it fails as locked."""
+        """Run `job` now if the writer is idle, else queue it; if the writer stays busy
+        for `wait` seconds it fails as locked."""
         if job.owner is self._holder:
             self._cancel_idle_timer()
+        elif job.batchable and self._holder is None and not self._running and not self._queue:
+            outcome = self._run_inline(job.sql, job.params)
+            if outcome is not None:
+                job.deliver(outcome)
+                self._settle()
+                return
         self._queue.append(job)
         self._idle.clear()
         self._dispatch()
@@ -111,6 +138,7 @@ class Writer:
     def _checkpoint_and_close(self) -> None:
         self._guard.reset(_FAR, trusted=True)
         try:
+            self._conn.execute(f"PRAGMA busy_timeout={OTHER_PROCESS_WAIT_MS}")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             self._conn.close()
@@ -150,8 +178,25 @@ class Writer:
             )
             self._rollback(owner, reason)
 
+    def _run_inline(self, sql: str, params: Params) -> Outcome | None:
+        """Run an autocommit write in the event loop; None: it must go to the thread."""
+        self._guard.reset(time.monotonic() + INLINE_BUDGET)
+        try:
+            outcome: Outcome = run(self._conn, sql, params, self._max_rows)
+        except (sqlite3.Error, ValueError, OverflowError) as exc:
+            if self._guard.timed_out or getattr(exc, "sqlite_errorname", "") in _RETRY_ON_THREAD:
+                return None
+            return failure(exc, self._guard, self._statement_timeout)
+        self._commits += 1
+        return outcome
+
     def _dispatch(self) -> None:
-        if self._running or not self._queue:
+        if self._running:
+            return
+        if not self._queue:
+            if self._commits >= CHECKPOINT_EVERY and self._holder is None:
+                self._commits = 0
+                self._start(self._checkpoint, [])
             return
         if self._holder is not None:
             jobs = [j for j in self._queue if j.owner is self._holder][:1]
@@ -169,22 +214,30 @@ class Writer:
             self._queue.remove(job)
             if job.timer is not None:
                 job.timer.cancel()
-        self._running = True
         self._running_owner = jobs[0].owner if len(jobs) == 1 else None
-        work = [(j.sql, j.params) for j in jobs]
+        self._start(partial(self._execute, [(j.sql, j.params) for j in jobs]), jobs)
+
+    def _start(self, work: Callable[[], tuple[list[Outcome], bool]], jobs: list[WriteJob]) -> None:
+        """Run `work` on the writer's thread; `_finished` takes its outcome in the loop."""
+        self._running = True
         loop = asyncio.get_running_loop()
-        future = self._thread.submit(self._execute, work)
+        future = self._thread.submit(work)
         future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._finished, jobs, f))
 
     def _finished(self, jobs: list[WriteJob], future: Future[tuple[list[Outcome], bool]]) -> None:
         self._running = False
         self._running_owner = None
+        if not jobs:  # a checkpoint
+            self._settle()
+            return
         error = future.exception()
         if error is not None:
             outcomes: list[Outcome] = [Failure(f"writer failed: {error}")] * len(jobs)
             in_transaction = False
         else:
             outcomes, in_transaction = future.result()
+            if not in_transaction:
+                self._commits += 1
         if len(jobs) == 1:
             owner = jobs[0].owner
             was_holder = owner is self._holder
@@ -222,14 +275,24 @@ class Writer:
     # Everything below runs on the writer thread.
 
     def _execute(self, work: list[tuple[str, Params]]) -> tuple[list[Outcome], bool]:
-        if len(work) == 1:
-            return [self._run_one(*work[0])], self._conn.in_transaction
+        self._internal(f"PRAGMA busy_timeout={OTHER_PROCESS_WAIT_MS}")
         try:
-            return self._run_batch(work), False
-        except sqlite3.Error:
-            if self._conn.in_transaction:
-                self._internal("ROLLBACK")
-            raise
+            if len(work) == 1:
+                return [self._run_one(*work[0])], self._conn.in_transaction
+            try:
+                return self._run_batch(work), False
+            except sqlite3.Error:
+                if self._conn.in_transaction:
+                    self._internal("ROLLBACK")
+                raise
+        finally:
+            self._internal("PRAGMA busy_timeout=0")
+
+    def _checkpoint(self) -> tuple[list[Outcome], bool]:
+        """Copy the WAL into the database where no reader needs it (never waits)."""
+        self._guard.reset(_FAR, trusted=True)
+        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        return [], False
 
     def _run_batch(self, work: list[tuple[str, Params]]) -> list[Outcome]:
         outcomes: dict[int, Outcome] = {}
