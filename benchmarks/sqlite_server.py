@@ -1,6 +1,6 @@
 """Benchmark: squall's SQLite server against the seed's socat setup and in-process sqlite3.
 
-    python benchmarks/sqlite_server.py [--seconds 2] [--clients 1,8,32]
+    python benchmarks/sqlite_server.py [--seconds 2] [--clients 1,8,32] [--lean]
 
 For point reads (`SELECT v FROM kv WHERE k = ?`, random k among 10,000 rows) and
 single-row inserts (autocommit), with 1, 8 and 32 clients, it measures queries per
@@ -18,7 +18,9 @@ second and p50/p99 latency of:
   flight per client on this machine, which no server on loopback can pass either.
 
 Network clients are threads spread over two worker processes, so the client side does
-not share one interpreter lock. Each cell runs a fixed number of seconds.
+not share one interpreter lock. With `--lean`, the squall and floor clients are instead
+one selector loop per worker process sending prepared requests, so the figures show the
+server's limit rather than the Python client's. Each cell runs a fixed number of seconds.
 """
 
 from __future__ import annotations
@@ -235,9 +237,65 @@ def run_threads(make: Callable[[], Client], kind: str, threads: int, seconds: fl
     )
 
 
+def _lean_request(kind: str, n: int) -> bytes:
+    if kind == "read":
+        return b'{"sql":"SELECT v FROM kv WHERE k = ?","params":[%d]}\n' % n
+    return b'{"sql":"INSERT INTO log(v) VALUES (?)","params":["bench-%d"]}\n' % n
+
+
+def run_lean(port: int, kind: str, connections: int, seconds: float) -> Cell:
+    """`connections` clients driven by one selector loop: prepared requests, answers
+    only counted, so the client spends as little as it can per query."""
+    rng = random.Random(port)
+    selector = selectors.DefaultSelector()
+    socks: list[socket.socket] = []
+    for _ in range(connections):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b".mode jsonl\n")
+        greeting = b""
+        while not greeting.endswith(b"}\n"):  # banner, prompt, then the handshake's answer
+            greeting += sock.recv(65536)
+        socks.append(sock)
+    sent: dict[socket.socket, float] = {}
+    partial: dict[socket.socket, bytes] = {}
+    latencies: list[float] = []
+    errors = 0
+    for sock in socks:
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ)
+        sent[sock] = time.perf_counter()
+        sock.send(_lean_request(kind, rng.randrange(ROWS)))
+    started = time.perf_counter()
+    end = started + seconds
+    while (now := time.perf_counter()) < end:
+        for key, _ in selector.select(timeout=0.1):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            answer = partial.pop(sock, b"") + sock.recv(65536)
+            if not answer.endswith(b"\n"):  # one request in flight: one answer line
+                partial[sock] = answer
+                continue
+            done = time.perf_counter()
+            if answer.startswith(b'{"ok":true'):
+                latencies.append(done - sent[sock])
+            else:
+                errors += 1
+            sent[sock] = done
+            sock.send(_lean_request(kind, rng.randrange(ROWS)))
+    for sock in socks:
+        sock.close()
+    return Cell(len(latencies), errors, max(now - started, seconds), latencies)
+
+
 def _process_main(
-    target: str, port: int, kind: str, threads: int, seconds: float, out: Pipe
+    target: str, port: int, kind: str, threads: int, seconds: float, lean: bool, out: Pipe
 ) -> None:
+    if lean and target in ("squall", "floor"):
+        out.send(run_lean(port, kind, threads, seconds))
+        out.close()
+        return
+
     def make() -> Client:
         if target == "socat":
             return SocatClient(port)
@@ -249,7 +307,9 @@ def _process_main(
     out.close()
 
 
-def run_network(target: str, port: int, kind: str, clients: int, seconds: float) -> Cell:
+def run_network(
+    target: str, port: int, kind: str, clients: int, seconds: float, lean: bool = False
+) -> Cell:
     """`clients` network clients over at most two worker processes."""
     context = multiprocessing.get_context("fork")
     processes = min(clients, 2)
@@ -261,7 +321,7 @@ def run_network(target: str, port: int, kind: str, clients: int, seconds: float)
     for share in shares:
         receiver, sender = context.Pipe(duplex=False)
         child = context.Process(
-            target=_process_main, args=(target, port, kind, share, seconds, sender)
+            target=_process_main, args=(target, port, kind, share, seconds, lean, sender)
         )
         child.start()
         pipes.append(receiver)
@@ -289,7 +349,10 @@ def start_squall(db: Path, port: int) -> subprocess.Popen[bytes]:
 FLOOR_ANSWER = (
     b'{"ok":true,"columns":["v"],"rows":[["value-1"]],"rowcount":-1,"lastrowid":0,"tx":false}\n'
 )
-FLOOR_GREETING = b'SQLite (floor)\nsqlite> {"ok":true,"mode":"jsonl","auth":false}\n'
+FLOOR_GREETING = (
+    b'SQLite (floor)\nEnter ".help" for usage hints.\n'
+    b'sqlite> {"ok":true,"mode":"jsonl","auth":false}\n'
+)
 FLOOR_LIFETIME = 600.0
 
 
@@ -363,6 +426,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per cell")
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="squall and floor clients as one selector loop per process, not squall's"
+        " client in threads: measures the server, not the client",
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     if shutil.which("socat") is None:
@@ -388,7 +457,7 @@ def main() -> int:
                                 partial(LocalClient, db), kind, clients, args.seconds
                             )
                         else:
-                            cell = run_network(target, port, kind, clients, args.seconds)
+                            cell = run_network(target, port, kind, clients, args.seconds, args.lean)
                         table[(target, kind, clients)] = cell
                         print(
                             f"  {target:10} {kind:6} {clients:2} clients: {cell.qps:9.0f} q/s",
