@@ -10,10 +10,11 @@ Writes from every session meet here, in the event loop's thread:
   others), one `COMMIT`; every statement is acknowledged only after that commit.
 - A holder that disconnects, or stays idle inside its transaction past the idle limit,
   is rolled back.
-- An autocommit write that finds the writer idle (no holder, nothing running or
-  queued) runs at once in the event loop, like a point read: two hops between threads
-  cost more than a single-row insert. Past `INLINE_BUDGET`, or if another process holds
-  the file's lock, it is interrupted (SQLite rolls it back) and queued for the thread.
+- Autocommit writes that find the writer idle (no holder, nothing running or queued)
+  run in the event loop instead, like point reads: two hops between threads cost more
+  than a single-row insert. Those that arrive in the same turn of the loop share one
+  commit, as on the thread. Past `INLINE_BUDGET`, or if another process holds the
+  file's lock, they are rolled back and queued for the thread.
 - The WAL is checkpointed on the writer's thread every `CHECKPOINT_EVERY` commits,
   never by a commit in the event loop.
 """
@@ -91,6 +92,7 @@ class Writer:
         self._running_owner: TransactionOwner | None = None
         self._gone: set[TransactionOwner] = set()
         self._commits = 0  # since the last checkpoint
+        self._inline: list[tuple[WriteJob, float]] = []  # to run in the loop's next turn
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="squall-sqlite-writer")
         self._conn, self._guard = open_writer(path)
 
@@ -105,11 +107,11 @@ class Writer:
         if job.owner is self._holder:
             self._cancel_idle_timer()
         elif job.batchable and self._holder is None and not self._running and not self._queue:
-            outcome = self._run_inline(job.sql, job.params)
-            if outcome is not None:
-                job.deliver(outcome)
-                self._settle()
-                return
+            self._inline.append((job, wait))
+            if len(self._inline) == 1:
+                self._idle.clear()
+                asyncio.get_running_loop().call_soon(self._run_inline)
+            return
         self._queue.append(job)
         self._idle.clear()
         self._dispatch()
@@ -119,6 +121,7 @@ class Writer:
 
     def forget(self, owner: TransactionOwner) -> None:
         """`owner` is gone: drop its queued statements, roll back its transaction."""
+        self._inline = [(job, wait) for job, wait in self._inline if job.owner is not owner]
         for job in [j for j in self._queue if j.owner is owner]:
             self._queue.remove(job)
             if job.timer is not None:
@@ -178,20 +181,31 @@ class Writer:
             )
             self._rollback(owner, reason)
 
-    def _run_inline(self, sql: str, params: Params) -> Outcome | None:
-        """Run an autocommit write in the event loop; None: it must go to the thread."""
-        self._guard.reset(time.monotonic() + INLINE_BUDGET)
+    def _run_inline(self) -> None:
+        """Run the writes gathered in one turn of the loop, here, or queue them."""
+        jobs, self._inline = self._inline, []
+        if not jobs:  # their sessions are gone
+            self._settle()
+            return
+        work = [(job.sql, job.params) for job, _ in jobs]
+        deadline = time.monotonic() + INLINE_BUDGET
         try:
-            outcome: Outcome = run(self._conn, sql, params, self._max_rows)
-        except (sqlite3.Error, ValueError, OverflowError) as exc:
-            if self._guard.timed_out or getattr(exc, "sqlite_errorname", "") in _RETRY_ON_THREAD:
-                return None
-            return failure(exc, self._guard, self._statement_timeout)
-        self._commits += 1
-        return outcome
+            if len(work) == 1:
+                outcomes = [self._run_one(*work[0], deadline=deadline)]
+            else:
+                outcomes = self._run_batch(work, deadline=deadline)
+        except _TryOnThread:
+            for job, wait in reversed(jobs):  # they came first: they stay first
+                self._queue.appendleft(job)
+                job.timer = asyncio.get_running_loop().call_later(wait, self._expire, job, wait)
+        else:
+            self._commits += 1
+            for (job, _), outcome in zip(jobs, outcomes, strict=True):
+                job.deliver(outcome)
+        self._settle()
 
     def _dispatch(self) -> None:
-        if self._running:
+        if self._running or self._inline:  # `_run_inline` dispatches when it is done
             return
         if not self._queue:
             if self._commits >= CHECKPOINT_EVERY and self._holder is None:
@@ -268,11 +282,12 @@ class Writer:
         ):
             loop = asyncio.get_running_loop()
             self._idle_timer = loop.call_later(self._idle_timeout, self._idle_expired, holder)
-        if not self._queue and holder is None:
+        if not self._queue and holder is None and not self._inline:
             self._idle.set()
         self._dispatch()
 
-    # Everything below runs on the writer thread.
+    # Everything below runs on the writer's thread, or in the loop from `_run_inline`
+    # (only while the thread is idle: never both at once).
 
     def _execute(self, work: list[tuple[str, Params]]) -> tuple[list[Outcome], bool]:
         self._internal(f"PRAGMA busy_timeout={OTHER_PROCESS_WAIT_MS}")
@@ -294,16 +309,34 @@ class Writer:
         self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         return [], False
 
-    def _run_batch(self, work: list[tuple[str, Params]]) -> list[Outcome]:
+    def _run_batch(
+        self, work: list[tuple[str, Params]], deadline: float | None = None
+    ) -> list[Outcome]:
+        """All of `work` in one transaction, each statement in its own savepoint.
+
+        Raises:
+            _TryOnThread: `deadline` was given (a run in the loop) and passed, or the
+                file is locked; nothing was committed.
+        """
         outcomes: dict[int, Outcome] = {}
         pending = list(range(len(work)))
         while pending:
-            self._internal("BEGIN IMMEDIATE")
+            try:
+                self._internal("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                if deadline is not None and exc.sqlite_errorname in _RETRY_ON_THREAD:
+                    raise _TryOnThread from exc
+                raise
             lost: int | None = None
             done: dict[int, Outcome] = {}
             for index in pending:
                 self._internal("SAVEPOINT squall_job")
-                outcome = self._run_one(*work[index])
+                try:
+                    outcome = self._run_one(*work[index], deadline=deadline)
+                except _TryOnThread:
+                    if self._conn.in_transaction:  # an interrupt may have ended it already
+                        self._internal("ROLLBACK")
+                    raise
                 if isinstance(outcome, Failure):
                     if not self._conn.in_transaction:
                         lost = index  # the error ended the whole transaction
@@ -332,9 +365,22 @@ class Writer:
         self._guard.reset(_FAR, trusted=True)
         self._conn.execute(sql)
 
-    def _run_one(self, sql: str, params: Params) -> Outcome:
-        self._guard.reset(time.monotonic() + self._statement_timeout)
+    def _run_one(self, sql: str, params: Params, deadline: float | None = None) -> Outcome:
+        """One statement; with a `deadline` (a run in the loop) it may raise `_TryOnThread`."""
+        in_loop = deadline is not None
+        self._guard.reset(
+            time.monotonic() + self._statement_timeout if deadline is None else deadline
+        )
         try:
             return run(self._conn, sql, params, self._max_rows)
         except (sqlite3.Error, ValueError, OverflowError) as exc:
+            if in_loop and (
+                self._guard.timed_out or getattr(exc, "sqlite_errorname", "") in _RETRY_ON_THREAD
+            ):
+                raise _TryOnThread from exc
             return failure(exc, self._guard, self._statement_timeout)
+
+
+class _TryOnThread(Exception):
+    """A write run in the loop ran out of time or found the file locked; it changed
+    nothing and must run again on the writer's thread."""

@@ -39,6 +39,42 @@ def test_write_past_the_inline_budget_is_applied_once(
         assert db.execute("SELECT count(*), count(DISTINCT x) FROM t").rows == [(300_000, 300_000)]
 
 
+def test_long_and_short_writes_together_are_each_applied_once(
+    tmp_path: Path, server_factory: Callable[..., ServerProcess]
+) -> None:
+    """Writes of one turn share a commit; one running long sends them all to the thread."""
+    server = server_factory(tmp_path / "db")
+    with squall.sqlite.connect("127.0.0.1", server.port) as db:
+        db.execute("CREATE TABLE t(x)")
+        db.execute("CREATE TABLE u(x)")
+        clients = [squall.sqlite.connect("127.0.0.1", server.port) for _ in range(4)]
+
+        def long_writes(conn: squall.sqlite.Connection) -> None:
+            for _ in range(3):
+                conn.execute(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+                    " WHERE x < 100000) INSERT INTO t SELECT x FROM c"
+                )
+
+        def short_writes(conn: squall.sqlite.Connection, first: int) -> None:
+            for i in range(first, first + 300):
+                conn.execute("INSERT INTO u VALUES (?)", [i])
+
+        threads = [threading.Thread(target=long_writes, args=(clients[0],))]
+        threads += [
+            threading.Thread(target=short_writes, args=(c, n * 300))
+            for n, c in enumerate(clients[1:])
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert db.execute("SELECT count(*), count(DISTINCT x) FROM t").rows == [(300_000, 100_000)]
+        assert db.execute("SELECT count(*), count(DISTINCT x) FROM u").rows == [(900, 900)]
+        for conn in clients:
+            conn.close()
+
+
 def test_write_waits_for_another_process_while_reads_go_on(
     tmp_path: Path, server_factory: Callable[..., ServerProcess]
 ) -> None:
