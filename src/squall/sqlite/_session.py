@@ -212,7 +212,7 @@ class Session(asyncio.Protocol):
             self._read_paused = False
             assert self._transport is not None
             self._transport.resume_reading()
-        if self._quitting and self._current is None and not self._lines:
+        if self._quitting and self._current is None and not self._waiting and not self._lines:
             self._close()
 
     def _deliver(self, outcome: Outcome) -> None:
@@ -245,22 +245,23 @@ class Session(asyncio.Protocol):
         if not request.json:
             self._write(self._prompt())
             return
-        tx = self._engine.in_transaction(self)
         if request.text:
+            tx = self._engine.in_transaction(self)
             self._send({"ok": True, "text": "".join(request.output), "tx": tx})
             return
-        result = request.last or Result((), [], -1, None)
-        answer: dict[str, Any] = {
-            "ok": True,
-            "columns": result.columns,
-            "rows": result.rows,
-            "rowcount": result.rowcount,
-            "lastrowid": result.lastrowid,
-            "tx": tx,
-        }
-        if result.truncated:
-            answer["truncated"] = True
-        self._send(answer)
+        self._send_result(request.last or Result((), [], -1, None))
+
+    def _answer(self, outcome: Outcome) -> None:
+        """Deliver the outcome of a JSON request of one statement (no `_Request` needed)."""
+        self._waiting = False
+        if self._closed:
+            return
+        if isinstance(outcome, Failure):
+            self._send_error(outcome.message, outcome.code)
+        else:
+            self._send_result(outcome)
+        if not self._in_pump:
+            self._pump()
 
     def _fail(self, request: _Request, failure: Failure) -> None:
         if request.json:
@@ -381,6 +382,11 @@ class Session(asyncio.Protocol):
         if params and len(statements) > 1:
             self._send_error("parameters can only be bound to a single statement", None)
             return
+        if len(statements) == 1 and not message.get("text"):  # most requests
+            self._waiting = True
+            busy_timeout = self._settings.busy_timeout
+            self._engine.execute(self, statements[0], params, busy_timeout, self._answer)
+            return
         self._current = _Request(
             deque(statements), params, json=True, text=bool(message.get("text"))
         )
@@ -392,6 +398,19 @@ class Session(asyncio.Protocol):
             self._write_bytes(_wire.encode(message))
         except (TypeError, ValueError) as exc:
             self._send_error(f"cannot encode the answer: {exc}", None)
+
+    def _send_result(self, result: Result) -> None:
+        answer: dict[str, Any] = {
+            "ok": True,
+            "columns": result.columns,
+            "rows": result.rows,
+            "rowcount": result.rowcount,
+            "lastrowid": result.lastrowid,
+            "tx": self._engine.in_transaction(self),
+        }
+        if result.truncated:
+            answer["truncated"] = True
+        self._send(answer)
 
     def _send_error(self, message: str, code: str | None, text: str = "") -> None:
         answer: dict[str, Any] = {

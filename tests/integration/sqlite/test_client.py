@@ -151,3 +151,25 @@ def test_idle_transaction_is_rolled_back(
             notice
             == b"\nError: transaction rolled back: idle for more than 0.3s inside BEGIN\nsqlite> "
         )
+
+
+def test_sigterm_answers_the_statement_in_flight(
+    tmp_path: Path, server_factory: Callable[..., ServerProcess]
+) -> None:
+    server = server_factory(tmp_path / "db")
+    with squall.sqlite.connect("127.0.0.1", server.port) as db:
+        answers: list[list[tuple[object, ...]]] = []
+        slow = threading.Thread(
+            target=lambda: answers.append(
+                db.execute(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+                    " WHERE x < 3000000) SELECT count(*) FROM c"
+                ).rows
+            )
+        )
+        slow.start()
+        time.sleep(0.2)  # the count is running on a reader thread now
+        assert slow.is_alive()
+        assert server.terminate() == 0
+        slow.join(10)
+        assert answers == [[(3_000_000,)]]
