@@ -18,9 +18,10 @@ second and p50/p99 latency of:
   flight per client on this machine, which no server on loopback can pass either.
 
 Network clients are threads spread over two worker processes, so the client side does
-not share one interpreter lock. With `--lean`, the squall and floor clients are instead
-one selector loop per worker process sending prepared requests, so the figures show the
-server's limit rather than the Python client's. Each cell runs a fixed number of seconds.
+not share one interpreter lock. With `--lean`, the squall, pipelined and floor clients
+are instead one selector loop per worker process sending prepared requests, so the
+figures show the server's limit rather than the Python client's. Each cell runs a fixed
+number of seconds.
 """
 
 from __future__ import annotations
@@ -243,9 +244,10 @@ def _lean_request(kind: str, n: int) -> bytes:
     return b'{"sql":"INSERT INTO log(v) VALUES (?)","params":["bench-%d"]}\n' % n
 
 
-def run_lean(port: int, kind: str, connections: int, seconds: float) -> Cell:
+def run_lean(port: int, kind: str, connections: int, seconds: float, depth: int = 1) -> Cell:
     """`connections` clients driven by one selector loop: prepared requests, answers
-    only counted, so the client spends as little as it can per query."""
+    only counted, so the client spends as little as it can per query. Each client sends
+    `depth` requests at once and waits for all their answers (a latency is per batch)."""
     rng = random.Random(port)
     selector = selectors.DefaultSelector()
     socks: list[socket.socket] = []
@@ -257,6 +259,10 @@ def run_lean(port: int, kind: str, connections: int, seconds: float) -> Cell:
         while not greeting.endswith(b"}\n"):  # banner, prompt, then the handshake's answer
             greeting += sock.recv(65536)
         socks.append(sock)
+
+    def send_batch(sock: socket.socket) -> None:
+        sock.send(b"".join(_lean_request(kind, rng.randrange(ROWS)) for _ in range(depth)))
+
     sent: dict[socket.socket, float] = {}
     partial: dict[socket.socket, bytes] = {}
     latencies: list[float] = []
@@ -265,34 +271,36 @@ def run_lean(port: int, kind: str, connections: int, seconds: float) -> Cell:
         sock.setblocking(False)
         selector.register(sock, selectors.EVENT_READ)
         sent[sock] = time.perf_counter()
-        sock.send(_lean_request(kind, rng.randrange(ROWS)))
+        send_batch(sock)
     started = time.perf_counter()
     end = started + seconds
     while (now := time.perf_counter()) < end:
         for key, _ in selector.select(timeout=0.1):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
-            answer = partial.pop(sock, b"") + sock.recv(65536)
-            if not answer.endswith(b"\n"):  # one request in flight: one answer line
-                partial[sock] = answer
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
+            answers = partial.pop(ready, b"") + ready.recv(65536)
+            if answers.count(b"\n") < depth:  # the batch is not all answered yet
+                partial[ready] = answers
                 continue
             done = time.perf_counter()
-            if answer.startswith(b'{"ok":true'):
-                latencies.append(done - sent[sock])
+            failed = answers.count(b'{"ok":false')
+            if failed:
+                errors += failed
             else:
-                errors += 1
-            sent[sock] = done
-            sock.send(_lean_request(kind, rng.randrange(ROWS)))
+                latencies.append(done - sent[ready])
+            sent[ready] = done
+            send_batch(ready)
     for sock in socks:
         sock.close()
-    return Cell(len(latencies), errors, max(now - started, seconds), latencies)
+    return Cell(len(latencies) * depth, errors, max(now - started, seconds), latencies)
 
 
 def _process_main(
     target: str, port: int, kind: str, threads: int, seconds: float, lean: bool, out: Pipe
 ) -> None:
-    if lean and target in ("squall", "floor"):
-        out.send(run_lean(port, kind, threads, seconds))
+    if lean and target != "socat":
+        depth = PipelinedClient.queries_per_call if target == "pipelined" else 1
+        out.send(run_lean(port, kind, threads, seconds, depth))
         out.close()
         return
 
@@ -429,8 +437,8 @@ def main() -> int:
     parser.add_argument(
         "--lean",
         action="store_true",
-        help="squall and floor clients as one selector loop per process, not squall's"
-        " client in threads: measures the server, not the client",
+        help="squall, pipelined and floor clients as one selector loop per process, not"
+        " squall's client in threads: measures the server, not the client",
     )
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
@@ -467,11 +475,11 @@ def main() -> int:
             finally:
                 if server is not None:
                     stop(server)
-    print_table(table, counts)
+    print_table(table, counts, args.lean)
     return 0
 
 
-def print_table(table: dict[tuple[str, str, int], Cell], counts: list[int]) -> None:
+def print_table(table: dict[tuple[str, str, int], Cell], counts: list[int], lean: bool) -> None:
     header = (
         f"{'workload':8} {'clients':>7} | {'target':10} {'q/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
         f" {'errors':>6}"
@@ -499,10 +507,12 @@ def print_table(table: dict[tuple[str, str, int], Cell], counts: list[int]) -> N
                 f" pipelined = {100 * piped / local:.0f}% of in-process;"
                 f" floor = {100 * floor / local:.0f}% of in-process"
             )
+    who = "lean selector-loop clients" if lean else "squall's client in threads"
     print(
-        "pipelined: squall's client with executemany(), 16 queries sent before their"
-        " answers are read; its latencies are per batch of 16. floor: no SQL, a canned"
-        " answer per request line: the most one request in flight per client can reach."
+        f"Network clients: {who} (socat: always its own client). pipelined: 16"
+        " queries sent before their answers are read (executemany); its latencies are per"
+        " batch of 16. floor: no SQL, a canned answer per request line: the most one"
+        " request in flight per client can reach."
     )
 
 
