@@ -152,9 +152,9 @@ class Cluster:
         """Create and start everything (`squall up`); idempotent."""
         self.session.up(build=build, force=force)
 
-    def down(self, *, volumes: bool = False) -> None:
-        """Remove containers, networks and every rule (`squall down`)."""
-        self.session.down(volumes=volumes)
+    def down(self, *, volumes: bool = False, images: bool = False) -> None:
+        """Remove containers, networks and every rule (`squall down [-v] [--rmi local]`)."""
+        self.session.down(volumes=volumes, images=images)
 
     def status(self) -> ClusterStatus:
         """Services, their addresses and the faults in force (the kernel read when root)."""

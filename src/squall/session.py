@@ -156,16 +156,18 @@ class Session:
             if not self._desired().is_empty:
                 self._apply(self._desired())
 
-    def down(self, *, volumes: bool = False, progress: Progress | None = None) -> None:
+    def down(
+        self, *, volumes: bool = False, images: bool = False, progress: Progress | None = None
+    ) -> None:
         # A chaos run sits above the session (it drives one), hence the late import; it
         # is stopped before the lock is taken, because it heals through the lock.
         from squall.chaos import stop_chaos
 
         stop_chaos(self.state.path)
-        with self._changing("down", values={"volumes": volumes}):
+        with self._changing("down", values={"volumes": volumes, "images": images}):
             expiry.cancel(self.state.path)
             self._engine().clear([])
-            self.backend.down(self.project, volumes=volumes, progress=progress)
+            self.backend.down(self.project, volumes=volumes, images=images, progress=progress)
         events.archive(self.state.path)
         self.state.remove()
 

@@ -54,7 +54,12 @@ class FakeBackend(Backend):
                 progress.step(s.name, "started", done=True)
 
     def down(
-        self, project: str, *, volumes: bool = False, progress: Progress | None = None
+        self,
+        project: str,
+        *,
+        volumes: bool = False,
+        images: bool = False,
+        progress: Progress | None = None,
     ) -> None:
         self.calls.append(("down", project))
         self.services.pop(project, None)

@@ -99,6 +99,7 @@ class UpBody(_Body):
 
 class DownBody(_Body):
     volumes: bool = False
+    rmi: Literal["local"] | None = None
 
 
 class Changed(BaseModel):

@@ -119,7 +119,7 @@ async def down(ctx: Context, name: Name, body: DownBody | None = None) -> Change
     options = body or DownBody()
 
     def run() -> Changed:
-        ctx.session(name).down(volumes=options.volumes)
+        ctx.session(name).down(volumes=options.volumes, images=options.rmi == "local")
         return Changed(what="down", message=f"{name}: down")
 
     return await ctx.run(run)

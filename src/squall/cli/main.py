@@ -96,12 +96,18 @@ def up(options: Options, build: bool, force: bool) -> None:
 
 @cli.command()
 @click.option("-v", "--volumes", is_flag=True, help="Also remove the cluster's named volumes.")
+@click.option(
+    "--rmi",
+    type=click.Choice(["local"]),
+    help="Also remove images: `local` = those built for the cluster's `build:` services,"
+    " with the untagged ones their rebuilds left (base images such as squall/debian stay).",
+)
 @pass_options
-def down(options: Options, volumes: bool) -> None:
+def down(options: Options, volumes: bool, rmi: str | None) -> None:
     """Remove every container and network of the cluster (found by label, even after a crash)."""
     session = options.session()
     with ConsoleProgress(options.err, title=f"squall down {session.project}") as progress:
-        session.down(volumes=volumes, progress=progress)
+        session.down(volumes=volumes, images=rmi == "local", progress=progress)
 
 
 @cli.command(name="status")

@@ -102,9 +102,15 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def down(
-        self, project: str, *, volumes: bool = False, progress: Progress | None = None
+        self,
+        project: str,
+        *,
+        volumes: bool = False,
+        images: bool = False,
+        progress: Progress | None = None,
     ) -> None:
-        """Remove every container and network labelled with `project` (volumes too)."""
+        """Remove every container and network labelled with `project` (volumes too);
+        with `images`, the images built for its `build:` services as well."""
 
     @abc.abstractmethod
     def status(self, project: str) -> list[ServiceState]:

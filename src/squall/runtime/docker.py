@@ -483,13 +483,20 @@ class DockerBackend(Backend):
     # -- down ----------------------------------------------------------------------------
 
     def down(
-        self, project: str, *, volumes: bool = False, progress: Progress | None = None
+        self,
+        project: str,
+        *,
+        volumes: bool = False,
+        images: bool = False,
+        progress: Progress | None = None,
     ) -> None:
         """Remove every container and network labelled with `project` (volumes too).
 
         Works without the cluster file. Containers are force-removed with their
-        anonymous volumes; named volumes only with `volumes=True`. Everything that can
-        be removed is; failures are reported together at the end.
+        anonymous volumes; named volumes only with `volumes=True`; with `images=True`
+        every image built for the project (found by label: the current ones and the
+        untagged ones that rebuilds replaced). Everything that can be removed is;
+        failures are reported together at the end.
 
         Raises:
             BackendError: something labelled with `project` could not be removed.
@@ -517,6 +524,14 @@ class DockerBackend(Backend):
                 self._engine.remove_volume(str(summary["Name"]))
 
             failures += _each(remove_volume, self._engine.volumes(labels))
+        if images:
+
+            def remove_image(summary: JSON) -> None:
+                tags = [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"]
+                progress.step(f"image {', '.join(tags) or summary['Id'][:19]}", "removing")
+                self._engine.remove_image(str(summary["Id"]))
+
+            failures += _each(remove_image, self._engine.images(labels))
         if failures:
             raise BackendError(f"down {project!r} left things behind: " + "; ".join(failures))
         progress.step(project, "down", done=True)

@@ -147,6 +147,11 @@ class DockerEngine:
             except docker.errors.NotFound:
                 return None
 
+    def images(self, labels: Sequence[str]) -> list[JSON]:
+        """Every image (tagged or dangling) carrying all of `labels` (`k=v` or `k`)."""
+        with _translated("listing images"):
+            return [dict(i) for i in self.api.images(filters={"label": list(labels)})]
+
     def image_exists(self, ref: str) -> bool:
         return self.inspect_image(ref) is not None
 

@@ -490,9 +490,17 @@ class NetnsBackend(Backend):
     # -- down ----------------------------------------------------------------------------
 
     def down(
-        self, project: str, *, volumes: bool = False, progress: Progress | None = None
+        self,
+        project: str,
+        *,
+        volumes: bool = False,
+        images: bool = False,
+        progress: Progress | None = None,
     ) -> None:
         """Stop every service, then remove namespaces, veths, bridges and rules.
+
+        `volumes` and `images` have nothing to act on: this backend builds no images and
+        keeps no named volumes.
 
         Works without the cluster file and without the state directory: the supervisor
         is found by its argv, processes by the namespace they live in, links by name and

@@ -201,6 +201,12 @@ def test_bad_actions_change_nothing(served: Served, unchanged: None) -> None:
         assert "Content-Type: application/json" in message
 
 
+def test_bad_down_changes_nothing(served: Served, unchanged: None) -> None:
+    with served.client() as http:
+        message = error_of(http.post(f"{served.api}/down", json={"rmi": "all"}), 422)
+        assert message.startswith("rmi:")
+
+
 def _json() -> dict[str, str]:
     return {"Content-Type": "application/json"}
 

@@ -37,7 +37,8 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def squall_example(backend_name: str, tmp_path: Path) -> Iterator[object]:
-    """Factory: `squall_example("echo/compose.yaml", BASE_IMAGE=...)`; downs it afterwards."""
+    """Factory: `squall_example("echo/compose.yaml", BASE_IMAGE=...)`; downs it afterwards
+    with the images it built."""
     runners: list[SquallRunner] = []
 
     def make(relative: str, **env: str) -> SquallRunner:
@@ -56,4 +57,4 @@ def squall_example(backend_name: str, tmp_path: Path) -> Iterator[object]:
 
     yield make
     for runner in runners:
-        runner("down", check=False)
+        runner("down", "--rmi", "local", check=False)

@@ -40,3 +40,22 @@ def test_echo_server_sends_bytes_back(squall_example) -> None:
     while "echo 2" not in (logs := squall("logs", "client").stdout):
         assert time.monotonic() < deadline, f"client never got two echoes back: {logs!r}"
         time.sleep(0.5)
+
+
+@pytest.mark.docker
+def test_down_rmi_local_removes_built_images_and_keeps_base_ones(
+    squall_example, docker_client
+) -> None:
+    squall = squall_example("echo/compose.yaml", BASE_IMAGE="squall/debian:bookworm")
+    squall("up", "--build")
+    label = {"label": f"io.squall.project={squall.project}"}
+    built = docker_client.images.list(filters=label)
+    assert {t for i in built for t in i.tags} >= {
+        "squall-example-echo-server:latest",
+        "squall-example-echo-client:latest",
+    }
+    down = squall("down", "--rmi", "local")
+    assert "image squall-example-echo-server:latest" in down.stderr + down.stdout
+    assert docker_client.images.list(filters=label) == []
+    assert docker_client.images.list(name="squall-example-echo-server") == []
+    assert docker_client.images.list(name="squall/debian") != []
