@@ -131,7 +131,8 @@ function draw(data) {
       "text-anchor": "middle", class: "net-label" }, net));
   });
 
-  // links: every pair that shares a network, and every cut pair
+  // links: every pair that shares a network, drawn cut where a partition separates it
+  // (services with no network in common have no link to cut)
   const cuts = {};
   for (const [src, dst, oneWay] of status.partition.cuts) cuts[src + ">" + dst] = oneWay;
   const shapesTo = {};
@@ -146,7 +147,7 @@ function draw(data) {
       const shared = networksOf[a].some((n) => networksOf[b].includes(n));
       const ab = (a + ">" + b) in cuts, ba = (b + ">" + a) in cuts;
       const [x1, y1] = pos[a], [x2, y2] = pos[b];
-      if (ab || ba) {
+      if (shared && (ab || ba)) {
         const pair = ab && ba ? `${a}|${b}` : ab ? `${a}>${b}` : `${b}>${a}`;
         svg.append(el("line", { x1, y1, x2, y2, class: "cut", "data-pair": pair }));
         const mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
