@@ -58,7 +58,9 @@ def status_table(status: ClusterStatus) -> Table:
     if status.shaper is not None and not status.shaper.running:
         table.caption = (table.caption or "") + "\nshaper NOT running: run `squall fast --all`"
     if not status.kernel_checked:
-        table.caption = (table.caption or "") + "\n(kernel not read: not root; drift unknown)"
+        table.caption = (table.caption or "") + (
+            "\n(kernel not read: drift unknown; `squall status` as root reads it)"
+        )
     table.caption_justify = "left"
     return table
 

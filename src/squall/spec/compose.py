@@ -89,9 +89,11 @@ def load_compose(
         declared_volumes = _volumes(entries.get("volumes"), warnings)
     if not services_node:
         root.fail("the file defines no services")
+    options = squall_options(top.get(SQUALL_BLOCK), warnings)
     context = ServiceContext(
         services=frozenset(services_node),
         networks=networks,
+        images_optional=options.backend == "netns",
         mounts=MountContext(
             project_dir=source.parent,
             variables=variables,
@@ -113,7 +115,7 @@ def load_compose(
         services=tuple(sorted(services, key=lambda s: s.name)),
         networks=tuple(networks[name] for name in sorted(networks)),
         volumes=tuple(declared_volumes[name] for name in sorted(declared_volumes)),
-        options=squall_options(top.get(SQUALL_BLOCK), warnings),
+        options=options,
         warnings=tuple(warnings),
     )
 

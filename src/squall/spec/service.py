@@ -56,6 +56,7 @@ class ServiceContext:
     services: Collection[str]
     networks: Mapping[str, NetworkSpec]
     mounts: MountContext
+    images_optional: bool = False  # the file asks for the netns backend: no images run
 
     @property
     def warnings(self) -> list[str]:
@@ -70,8 +71,12 @@ def parse_service(name: str, node: Node, context: ServiceContext) -> ServiceSpec
     """Raises: SpecError at the first wrong value of the service."""
     check_name(name, node, "service")
     entries = SERVICE.entries(node, context.warnings)
-    if "image" not in entries and "build" not in entries:
-        node.fail("a service needs 'image' or 'build'", at_key=True)
+    if "image" not in entries and "build" not in entries and not context.images_optional:
+        node.fail(
+            "a service needs 'image' or 'build' (or the file's `x-squall: {backend: netns}`,"
+            " which runs its command on this host)",
+            at_key=True,
+        )
 
     def text(key: str) -> str | None:
         item = entries.get(key)
@@ -82,7 +87,7 @@ def parse_service(name: str, node: Node, context: ServiceContext) -> ServiceSpec
         return False if item is None or item.value is None else item.boolean()
 
     build = _build(entries["build"], context) if "build" in entries else None
-    if build is None and text("image") is None:
+    if build is None and text("image") is None and not context.images_optional:
         node.fail("a service needs 'image' or a local 'build' context", at_key=True)
     depends_on = _depends_on(entries["depends_on"], context) if "depends_on" in entries else []
     network_mode = _network_mode(entries, context, depends_on)

@@ -344,7 +344,20 @@ def test_service_without_image_or_build(project: Project) -> None:
             command: ["true"]
         """
     )
-    assert_error(error, project.at(2), "services.web", "needs 'image' or 'build'")
+    assert_error(error, project.at(2), "services.web", "needs 'image' or 'build'", "netns")
+
+
+def test_netns_only_file_needs_no_image(project: Project) -> None:
+    spec = project.load(
+        """
+        x-squall: {backend: netns}
+        services:
+          web:
+            command: ["true"]
+        """
+    )
+    assert spec.options.backend == "netns"
+    assert [(s.name, s.image, s.build) for s in spec.services] == [("web", None, None)]
 
 
 def test_network_mode_with_networks(project: Project) -> None:
