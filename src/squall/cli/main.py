@@ -104,8 +104,11 @@ def up(options: Options, build: bool, force: bool) -> None:
 )
 @pass_options
 def down(options: Options, volumes: bool, rmi: str | None) -> None:
-    """Remove every container and network of the cluster (found by label, even after a crash)."""
-    session = options.session()
+    """Remove every container and network of the cluster (found by label, even after a crash).
+
+    With -p NAME it works from any directory, and even if the cluster file no longer loads.
+    """
+    session = options.session(removing=True)
     with ConsoleProgress(options.err, title=f"squall down {session.project}") as progress:
         session.down(volumes=volumes, images=rmi == "local", progress=progress)
 

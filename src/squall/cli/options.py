@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from squall.errors import SpecError
 from squall.runtime.base import Backend
 from squall.runtime.select import choose_backend, make_backend
-from squall.session import Session, resolve_cluster
+from squall.session import ClusterRef, Session, resolve_cluster
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -36,11 +37,18 @@ class Options:
         """One plain line on stderr (progress and confirmations; stdout stays data)."""
         self.err.print(text, markup=False, highlight=False, soft_wrap=True)
 
-    def session(self, *, need_file: bool = False) -> Session:
+    def session(self, *, need_file: bool = False, removing: bool = False) -> Session:
         """The session for the chosen cluster; `need_file` marks `up`, which also says
         which backend `auto` picked (other commands say so only with -v, so an error
-        stays one line)."""
-        cluster = resolve_cluster(self.file, self.project, Path.cwd(), need_file=need_file)
+        stays one line). `removing` marks `down`: with -p, a cluster file that no longer
+        loads does not keep it from removing what the project left."""
+        try:
+            cluster = resolve_cluster(self.file, self.project, Path.cwd(), need_file=need_file)
+        except SpecError as exc:
+            if not removing or self.project is None:
+                raise
+            self.say(f"warning: {exc}; going on with -p {self.project} (found by label)")
+            cluster = ClusterRef(self.project, None)
         if cluster.spec is not None:
             for warning in cluster.spec.warnings:
                 self.say(f"warning: {warning}")

@@ -119,6 +119,20 @@ def test_down_works_from_anywhere_with_only_a_project_name(
     assert backend.calls[-1] == ("down", "shop")
 
 
+def test_down_with_a_project_name_goes_on_when_the_file_is_broken(
+    backend: FakeBackend, capsys, monkeypatch, tmp_path: Path
+) -> None:
+    run(capsys, monkeypatch, "up")
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    imag: x\n")
+    code, _, err = run(capsys, monkeypatch, "down")  # without -p the name is unknown
+    assert code == 2 and "imag" in err
+    assert backend.calls[-1] != ("down", "shop")
+    code, _, err = run(capsys, monkeypatch, "-p", "shop", "down")
+    assert code == 0, err
+    assert "warning:" in err and "going on with -p shop" in err
+    assert backend.calls[-1] == ("down", "shop")
+
+
 def test_no_cluster_file_says_what_it_looked_for(
     backend: FakeBackend, capsys, monkeypatch, tmp_path: Path
 ) -> None:
