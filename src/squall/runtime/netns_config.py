@@ -49,6 +49,8 @@ class PortForward:
     host_ip: str = "127.0.0.1"
     target_ip: str | None = None
     """Address the forwarder connects to inside the namespace (default 127.0.0.1)."""
+    protocol: str = "tcp"
+    """tcp | udp"""
 
 
 @dataclass(frozen=True)

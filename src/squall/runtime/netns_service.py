@@ -6,8 +6,8 @@ filesystem, in its namespaces, in `working_dir` (default: the cluster file's fol
 as `user`, with `environment`/`env_file` over a small base (PATH, HOME, HOSTNAME) and
 Docker's legacy link variables. A service without `command` whose `build:` has a
 Dockerfile takes that file's CMD/ENTRYPOINT (with a notice): the program then has to
-exist on the host too. `image`, volumes and UDP ports have no meaning here and are
-named in notices.
+exist on the host too. `image` and volumes have no meaning here and are named in
+notices.
 """
 
 from __future__ import annotations
@@ -227,9 +227,10 @@ def service_config(
             published=p.published,
             host_ip=p.host_ip or "127.0.0.1",
             target_ip=target_ip,
+            protocol=p.protocol,
         )
         for p in service.ports
-        if p.protocol == "tcp"
+        if p.protocol != "sctp"
     )
     workdir = service.working_dir or str(spec.project_dir)
     return ServiceConfig(
@@ -267,9 +268,9 @@ def ignored(spec: ClusterSpec) -> list[str]:
     mounted = [s.name for s in spec.services if s.volumes]
     if mounted:
         notes.append(f"`volumes` ignored on netns ({', '.join(mounted)}): the host's files")
-    udp = [s.name for s in spec.services if any(p.protocol != "tcp" for p in s.ports)]
-    if udp:
-        notes.append(f"only TCP `ports` are forwarded on netns ({', '.join(udp)})")
+    sctp = [s.name for s in spec.services if any(p.protocol == "sctp" for p in s.ports)]
+    if sctp:
+        notes.append(f"SCTP `ports` are not forwarded on netns ({', '.join(sctp)})")
     return notes
 
 

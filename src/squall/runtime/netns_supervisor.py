@@ -12,8 +12,9 @@ started it) that is the parent of every service process. It
 - stops (SIGTERM to the process group, SIGKILL after `stop_timeout`), pauses (SIGSTOP to
   the group) and signals services when the CLI asks;
 - forwards `ports:`: it listens on the host (127.0.0.1:PUBLISHED by default) and, per
-  connection, opens a socket inside the service's namespace (setns, socket, back) and
-  relays bytes. No kernel rules, so nothing to leave behind.
+  connection (per client address for UDP, see `netns_udp`), opens a socket inside the
+  service's namespace (setns, socket, back) and relays. No kernel rules, so nothing to
+  leave behind.
 
 It reads `supervisor.json` at start and on SIGHUP and writes `supervisor.status.json`
 after every change. On SIGTERM it stops every service and exits. Processes of a
@@ -50,6 +51,7 @@ from squall.runtime.netns_config import (
 )
 from squall.runtime.netns_kernel import netns_inode, pids_in, signal_all
 from squall.runtime.netns_spawn import spawn
+from squall.runtime.netns_udp import UdpRelay
 
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 10.0
@@ -83,11 +85,12 @@ class Forwarder:
     sock: socket.socket
     server: asyncio.base_events.Server | None = None
     task: asyncio.Task[None] | None = None
+    relay: UdpRelay | None = None
 
     @property
     def shown(self) -> str:
         host, port = self.sock.getsockname()[:2]
-        return f"{host}:{port}->{self.spec.target}/tcp"
+        return f"{host}:{port}->{self.spec.target}/{self.spec.protocol}"
 
 
 @dataclass
@@ -460,20 +463,26 @@ class Supervisor:
 
     def _open_ports(self, unit: Unit) -> None:
         for spec in unit.cfg.ports:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            udp = spec.protocol == "udp"
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((spec.host_ip, spec.published or 0))
-                sock.listen(128)
+                if not udp:
+                    sock.listen(128)
                 sock.setblocking(False)
             except OSError as exc:
                 sock.close()
-                where = f"{spec.host_ip}:{spec.published or 0}"
+                where = f"{spec.host_ip}:{spec.published or 0}/{spec.protocol}"
                 unit.error = f"cannot publish port {where}: {exc.strerror}"
                 _log(f"{unit.cfg.name}: {unit.error}")
                 continue
             forwarder = Forwarder(spec, sock)
-            forwarder.task = self.loop.create_task(self._serve(unit, forwarder))
+            if udp:
+                target = (spec.target_ip or "127.0.0.1", spec.target)
+                forwarder.relay = UdpRelay(self.loop, sock, unit.cfg.launch.netns, target)
+            else:
+                forwarder.task = self.loop.create_task(self._serve(unit, forwarder))
             unit.forwarders.append(forwarder)
 
     async def _serve(self, unit: Unit, forwarder: Forwarder) -> None:
@@ -510,7 +519,9 @@ class Supervisor:
 
     def _close_ports(self, unit: Unit) -> None:
         for forwarder in unit.forwarders:
-            if forwarder.server is not None:
+            if forwarder.relay is not None:
+                forwarder.relay.close()
+            elif forwarder.server is not None:
                 forwarder.server.close()
             elif forwarder.task is not None:
                 forwarder.task.cancel()

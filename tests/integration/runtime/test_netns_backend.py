@@ -8,6 +8,7 @@ down in the fixture's finalizer, which also checks that nothing is left.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -231,6 +232,45 @@ def test_names_multihoming_isolation_ports_and_networks(make_cluster) -> None:
     pids = {n: s.pid for n, s in cluster.status().items()}
     cluster.up()
     assert {n: s.pid for n, s in cluster.status().items()} == pids
+
+
+UDP_UPPER = (
+    "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('', 2001));"
+    " [s.sendto(d.upper(), a) for d, a in iter(lambda: s.recvfrom(2048), None)]"
+)
+
+
+def test_udp_port_relays_each_client_both_ways(make_cluster) -> None:
+    port = free_port()
+    cluster = make_cluster(
+        f"""
+        x-squall: {{backend: netns}}
+        services:
+          upper:
+            command: ["{sys.executable}", "-c", "{UDP_UPPER}"]
+            ports: ["127.0.0.1:{port}:2001/udp"]
+        """
+    )
+    cluster.up()
+    assert cluster.status()["upper"].ports == (f"127.0.0.1:{port}->2001/udp",)
+    clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    try:
+        for client in clients:
+            client.settimeout(0.5)
+        answers: dict[int, bytes] = {}
+        for _attempt in range(20):  # UDP: the service may not be listening yet
+            for n, client in enumerate(clients):
+                if n not in answers:
+                    client.sendto(f"client {n}".encode(), ("127.0.0.1", port))
+            for n, client in enumerate(clients):
+                with contextlib.suppress(TimeoutError):
+                    answers[n] = client.recv(100)
+            if len(answers) == len(clients):
+                break
+        assert answers == {0: b"CLIENT 0", 1: b"CLIENT 1"}  # each got its own answer
+    finally:
+        for client in clients:
+            client.close()
 
 
 def test_partition_and_delay_through_the_session(make_cluster) -> None:
