@@ -9,7 +9,6 @@ from pathlib import Path
 
 from squall.errors import SquallError
 from squall.faults.controller import kernel_caps
-from squall.runtime.docker_engine import DockerEngine
 
 TOOLS = ("ip", "tc", "iptables", "iptables-restore", "iptables-save", "nsenter")
 
@@ -35,6 +34,10 @@ class Diagnosis:
 
 
 def diagnose(caps_dir: Path) -> Diagnosis:
+    # The Docker SDK (with requests) is a fifth of every command's start-up: import it
+    # when the doctor runs, not whenever the CLI loads.
+    from squall.runtime.docker_engine import DockerEngine
+
     checks = [Check("root", os.geteuid() == 0, f"euid {os.geteuid()}")]
     engine = DockerEngine()
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -147,3 +148,11 @@ def test_no_cluster_file_says_what_it_looked_for(
 def test_help_teaches(capsys, monkeypatch, command: list[str]) -> None:
     code, out, _ = run(capsys, monkeypatch, *command, "--help")
     assert code == 0 and "Usage: squall" in out
+
+
+def test_loading_the_cli_does_not_load_the_docker_sdk() -> None:
+    """The SDK and requests are a fifth of start-up; commands that need them load them."""
+    probe = "import sys, squall.cli.main; print(sorted({'docker', 'requests'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
