@@ -52,16 +52,25 @@ class Options:
         if cluster.spec is not None:
             for warning in cluster.spec.warnings:
                 self.say(f"warning: {warning}")
-        log = (lambda line: self.say(f"+ {line}")) if self.verbose else None
+        backend = self.backend_for(cluster, say_choice=need_file)
+        return Session.create(cluster, backend, log=self.kernel_log())
+
+    def backend_for(self, cluster: ClusterRef, *, say_choice: bool = False) -> Backend:
+        """The backend `cluster` runs on: --backend, else the file's `x-squall: backend`,
+        else the one the project already lives on, else docker if an engine answers."""
         if self.backend is None:
             name = choose_backend(
                 self.backend_name,
                 preferred=cluster.spec.options.backend if cluster.spec is not None else None,
                 project=cluster.project,
-                notice=self.say if need_file or self.verbose else None,
+                notice=self.say if say_choice or self.verbose else None,
             )
-            self.backend = make_backend(name, log=log)
-        return Session.create(cluster, self.backend, log=log)
+            self.backend = make_backend(name, log=self.kernel_log())
+        return self.backend
+
+    def kernel_log(self) -> Callable[[str], None] | None:
+        """Where -v prints every kernel command."""
+        return (lambda line: self.say(f"+ {line}")) if self.verbose else None
 
 
 pass_options = click.make_pass_decorator(Options)

@@ -41,7 +41,6 @@ def serve(options: Options, host: str, port: int, token_file: Path | None) -> No
     """
     # Imported here: the web stack costs every other command its start-up time.
     from squall import api
-    from squall.runtime.select import make_backend
     from squall.session import resolve_cluster
     from squall.state import StateDir, default_state_root
 
@@ -56,10 +55,9 @@ def serve(options: Options, host: str, port: int, token_file: Path | None) -> No
     token = api.load_or_create_token(
         token_file if token_file is not None else state.ensure() / api.TOKEN_FILE
     )
-    if options.backend is None:
-        options.backend = make_backend(options.backend_name)
+    backend = options.backend_for(cluster)
     file = options.file.resolve() if options.file is not None else None
-    context = api.ApiContext(cluster.project, file, cwd, options.backend, root)
+    context = api.ApiContext(cluster.project, file, cwd, backend, root)
     loopback = api.is_loopback(host)
     policy = api.AuthPolicy(token, reads_need_token=not loopback)
     allowed = ("127.0.0.1", "localhost", "::1") if loopback else None
