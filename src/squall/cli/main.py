@@ -294,6 +294,12 @@ def main() -> None:
     except SquallError as exc:
         err.print(f"squall: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        # One line, as for every other error; the command's --help teaches the rest.
+        where = exc.ctx.command_path if exc.ctx is not None else "squall"
+        line = f"squall: error: {exc.format_message()} (see `{where} --help`)"
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

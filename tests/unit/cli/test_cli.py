@@ -156,3 +156,23 @@ def test_loading_the_cli_does_not_load_the_docker_sdk() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["shape", "web", "--distribution", "foo", "--delay", "1ms"],
+        ["isolate"],
+        ["join", "extra"],
+        ["--backend", "foo", "status"],
+        ["nosuchcommand"],
+    ],
+)
+def test_usage_errors_are_one_line(
+    backend: FakeBackend, capsys, monkeypatch, argv: list[str]
+) -> None:
+    code, _out, err = run(capsys, monkeypatch, *argv)
+    assert code == 2
+    assert err.startswith("squall: error: ") and err.count("\n") == 1
+    assert "--help" in err
+    assert backend.calls == []
