@@ -45,7 +45,7 @@ def events(
             options.out.print(Text(event.describe(), style=style), soft_wrap=True)
 
     found = event_log.read(path)
-    for event in found[-tail:] if tail is not None else found:
+    for event in found if tail is None else found[max(len(found) - tail, 0) :]:
         show(event)
     if not follow:
         return

@@ -176,3 +176,13 @@ def test_usage_errors_are_one_line(
     assert err.startswith("squall: error: ") and err.count("\n") == 1
     assert "--help" in err
     assert backend.calls == []
+
+
+def test_events_tail_counts_from_the_end(backend: FakeBackend, capsys, monkeypatch) -> None:
+    run(capsys, monkeypatch, "up")
+    run(capsys, monkeypatch, "stop", "web")
+    code, out, _ = run(capsys, monkeypatch, "events")
+    assert code == 0 and len(out.splitlines()) == 2
+    assert run(capsys, monkeypatch, "events", "--tail", "0")[1] == ""
+    assert run(capsys, monkeypatch, "events", "--tail", "1")[1].splitlines() == out.splitlines()[1:]
+    assert run(capsys, monkeypatch, "events", "--tail", "5")[1] == out
