@@ -398,6 +398,11 @@ def hosts_file(service: str, topology: Topology, extras: HostsExtras) -> str:
     seen: set[str] = set(own_names)
     by_ip: dict[str, list[str]] = {}
     shared_ips: dict[str, str] = {}
+    for attachment in mine:  # its own aliases, as Docker's resolver answers them too
+        fresh = [a for a in attachment.aliases if a not in seen]
+        seen.update(fresh)
+        if fresh:
+            by_ip.setdefault(str(attachment.ip), []).extend(fresh)
     for attachment in mine:
         for peer in topology.on_network(attachment.network):
             if peer.service == owner:
