@@ -91,7 +91,7 @@ def up(options: Options, build: bool, force: bool) -> None:
     session = options.session(need_file=True)
     with ConsoleProgress(options.err, title=f"squall up {session.project}") as progress:
         session.up(build=build, force=force, progress=progress)
-    options.out.print(status_table(session.cluster_status(read_kernel=False)))
+    options.out.print(status_table(session.cluster_status(read_kernel=False), kernel_note=False))
 
 
 @cli.command()

@@ -33,7 +33,9 @@ def _faults_cell(faults: ServiceFaults) -> Text:
     return text if lines else Text("-")
 
 
-def status_table(status: ClusterStatus) -> Table:
+def status_table(status: ClusterStatus, *, kernel_note: bool = True) -> Table:
+    """The cluster as a table; `kernel_note` says so when the kernel was not read (`up`
+    skips reading it for speed and says nothing)."""
     table = Table(title=f"cluster {status.project}", title_justify="left", box=None, pad_edge=False)
     table.add_column("SERVICE", no_wrap=True)
     table.add_column("ID", no_wrap=True)
@@ -57,10 +59,8 @@ def status_table(status: ClusterStatus) -> Table:
         table.caption = f"partition ({status.partition.kind}) {groups}".rstrip()
     if status.shaper is not None and not status.shaper.running:
         table.caption = (table.caption or "") + "\nshaper NOT running: run `squall fast --all`"
-    if not status.kernel_checked:
-        table.caption = (table.caption or "") + (
-            "\n(kernel not read: drift unknown; `squall status` as root reads it)"
-        )
+    if kernel_note and not status.kernel_checked:
+        table.caption = (table.caption or "") + "\n(kernel not read: not root; drift unknown)"
     table.caption_justify = "left"
     return table
 
