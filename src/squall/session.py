@@ -200,8 +200,11 @@ class Session:
         rng: random.Random | None = None,
     ) -> list[str]:
         """Turn `SERVICE... | --all | --random` into service names, checking each."""
-        if sum((bool(names), all_services, pick_random)) != 1:
+        chosen = sum((bool(names), all_services, pick_random))
+        if chosen == 0:
             raise UsageError("name one or more services, or pass --all or --random")
+        if chosen > 1:
+            raise UsageError("services by name, --all and --random exclude each other: pick one")
         known = self.known_services()
         if not known:
             raise ServiceNotFound(f"cluster {self.project!r} has no services; run squall up")

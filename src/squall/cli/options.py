@@ -79,7 +79,7 @@ pass_options = click.make_pass_decorator(Options)
 def service_targets(command: F) -> F:
     """`SERVICE... | --all | --random`, as Blockade's commands take them."""
     command = click.option(
-        "--random", "pick_random", is_flag=True, help="One running service chosen at random."
+        "--random", "pick_random", is_flag=True, help="One of the services, chosen at random."
     )(command)
     command = click.option("--all", "all_services", is_flag=True, help="Every service.")(command)
     return click.argument("services", nargs=-1)(command)

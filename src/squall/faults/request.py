@@ -133,8 +133,10 @@ def build_partition(
     cleaned = [[s for s in g if s] for g in groups]
     named = any(cleaned)
     modes = sum((named and not one_way_cut, pick_random, one_way_cut, jepsen_shape is not None))
-    if modes != 1:
+    if modes == 0:
         raise UsageError("give groups (A,B C), or one of --random, --one-way A B, --shape NAME")
+    if modes > 1:
+        raise UsageError("groups, --random, --one-way and --shape exclude each other: pick one")
     if one_way_cut:
         if len(cleaned) != 2:
             raise UsageError("--one-way takes two groups: SOURCE[,SOURCE] DEST[,DEST]")

@@ -186,3 +186,13 @@ def test_events_tail_counts_from_the_end(backend: FakeBackend, capsys, monkeypat
     assert run(capsys, monkeypatch, "events", "--tail", "0")[1] == ""
     assert run(capsys, monkeypatch, "events", "--tail", "1")[1].splitlines() == out.splitlines()[1:]
     assert run(capsys, monkeypatch, "events", "--tail", "5")[1] == out
+
+
+def test_services_all_and_random_exclude_each_other(
+    backend: FakeBackend, capsys, monkeypatch
+) -> None:
+    run(capsys, monkeypatch, "up")
+    code, _, err = run(capsys, monkeypatch, "stop", "web", "--all")
+    assert code == 2 and "exclude each other" in err
+    code, _, err = run(capsys, monkeypatch, "stop")
+    assert code == 2 and "name one or more services" in err
