@@ -151,7 +151,10 @@ def probe_table(report: ProbeReport) -> Table:
             else:
                 row.append(_cell(found))
         table.add_row(*row)
-    table.caption = "- : no shared network   cut : partitioned and no echo came back"
+    table.caption = (
+        "- : not probed (no shared network, or neither end asked for)"
+        "   cut : partitioned and no echo came back"
+    )
     table.caption_justify = "left"
     return table
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,15 @@ from squall.session import ClusterRef, Session, resolve_cluster
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 F = TypeVar("F", bound=Callable[..., Any])
+PIPED_WIDTH = 200
+
+
+def _stdout_console() -> Console:
+    """Tables piped to a file or a pager are not cut at 80 columns (COLUMNS still rules)."""
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        return Console(width=PIPED_WIDTH)
+    return console
 
 
 @dataclass
@@ -29,7 +39,7 @@ class Options:
     project: str | None
     backend_name: str
     verbose: bool = False
-    out: Console = field(default_factory=Console)
+    out: Console = field(default_factory=_stdout_console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
     backend: Backend | None = None
 
