@@ -31,8 +31,19 @@ _TABLES_SQL = (
     "SELECT name FROM sqlite_schema WHERE type IN ('table','view') "
     "AND name NOT LIKE 'sqlite_%' AND name LIKE ?1 ORDER BY 1"
 )
+# An identifier as the shell writes it in a view's column comment: bare when it can be.
+_IDENT = (
+    "CASE WHEN {0} GLOB '[A-Za-z_]*' AND {0} NOT GLOB '*[^A-Za-z0-9_]*' THEN {0}"
+    " ELSE '\"' || replace({0}, '\"', '\"\"') || '\"' END"
+)
+# A view is followed by the shell's comment naming its columns: /* v(a,b) */.
 _SCHEMA_SQL = (
-    "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+    "SELECT sql || CASE WHEN type = 'view' THEN char(10) || '/* ' || "
+    + _IDENT.format("s.name")
+    + " || '(' || (SELECT group_concat("
+    + _IDENT.format("c.name")
+    + ", ',') FROM pragma_table_info(s.name) AS c) || ') */' ELSE '' END "
+    "FROM sqlite_schema AS s WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
     "AND (?1 IS NULL OR lower(tbl_name) LIKE lower(?1)) ORDER BY rowid"
 )
 
@@ -148,7 +159,7 @@ def _headers(args: list[str], settings: SessionSettings) -> Reply | None:
     value = _flag(args[0]) if len(args) == 1 else None
     if value is None:
         return None
-    settings.output.headers = value
+    settings.output.set_headers(value)
     return Reply()
 
 

@@ -3,8 +3,8 @@
 `list` mode is the shell's default and is reproduced byte for byte: `|` between
 columns, NULL as nothing, a REAL as SQLite's own text for it, TEXT and BLOB cut at
 their first NUL byte. `csv`, `quote`, `json` and `line` follow the shell's rules;
-`column` pads each column to its widest cell (cells that hold line breaks are printed
-as they are, the shell would wrap them).
+`column` pads each column to its widest cell or name (cells that hold line breaks or
+tabs are printed as they are, where the shell would wrap or expand them).
 
 Output is a `str`; bytes that are not UTF-8 travel as surrogates
 (`surrogateescape`), so encoding it that way gives back the stored bytes.
@@ -46,11 +46,16 @@ class OutputSettings:
 
     mode: str = "list"
     headers: bool = False
+    headers_set: bool = False  # by `.headers`: then `.mode column` leaves them alone
+
+    def set_headers(self, on: bool) -> None:
+        self.headers = on
+        self.headers_set = True
 
     def set_mode(self, mode: str) -> None:
-        """Switch mode; like the shell, `column` turns headers on."""
+        """Switch mode; like the shell, `column` turns headers on unless `.headers` set them."""
         self.mode = mode
-        if mode == "column":
+        if mode == "column" and not self.headers_set:
             self.headers = True
 
 
@@ -122,6 +127,8 @@ def _quote_value(value: object) -> str:
     if isinstance(value, bytes):
         return "X'" + value.hex() + "'"
     if isinstance(value, float):
+        if math.isinf(value):  # quote mode's own spelling; json mode writes 1e999
+            return "Inf" if value > 0 else "-Inf"
         return _real_literal(value)
     if isinstance(value, str):
         return _quoted_string(value)
@@ -189,8 +196,9 @@ def _render_line(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> 
 
 def _render_column(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
     cells = [[cell_text(v) or "" for v in row] for row in rows]
+    # The names size the columns even when they are not shown, as in the shell.
+    widths = [max(len(line[i]) for line in [columns, *cells]) for i in range(len(columns))]
     table = [list(columns), *cells] if headers else cells
-    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     if headers:
         table.insert(1, ["-" * w for w in widths])
     lines = [

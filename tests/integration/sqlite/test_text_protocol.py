@@ -68,6 +68,40 @@ def test_other_modes_match_sqlite3(
     assert client.read_all() == expected
 
 
+@pytest.mark.parametrize(
+    "script",
+    [
+        ".mode quote\nselect 1e999, -1e999, 0.5;",
+        ".mode json\nselect 1e999 as a, -1e999 as b;",
+        ".headers off\n.mode column\nselect 1 as longname, 2 as b;",
+        ".mode column\nselect 1 as longname, 'x' as b;",
+    ],
+)
+def test_edge_cases_match_sqlite3(
+    seeded: Path, server_factory: Callable[..., ServerProcess], script: str
+) -> None:
+    """Infinity in quote and json modes; `.headers off` kept by `.mode column`; column
+    widths sized by the names even when they are not shown."""
+    server = server_factory(seeded)
+    client = Telnet(server.port)
+    client.read_until(PROMPT)
+    client.send(b'.prompt ""\n' + script.encode() + b"\n.quit\n")
+    assert client.read_all() == sqlite_cli(seeded, script + "\n")
+
+
+def test_schema_of_views_matches_sqlite3(
+    seeded: Path, server_factory: Callable[..., ServerProcess]
+) -> None:
+    server = server_factory(seeded)
+    client = Telnet(server.port)
+    client.read_until(PROMPT)
+    client.send(
+        b'.prompt ""\ncreate view v1 as select * from mixed;\n'
+        b'create view "my view"(x) as select i from mixed;\n.schema\n.quit\n'
+    )
+    assert client.read_all() == sqlite_cli(seeded, ".schema\n")
+
+
 def test_json_and_column_modes(seeded: Path, server_factory: Callable[..., ServerProcess]) -> None:
     server = server_factory(seeded)
     client = Telnet(server.port)
