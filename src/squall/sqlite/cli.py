@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from squall.sqlite.config import read_token
 from squall.sqlite.server import config_from, serve
 from squall.sqlite.shell import run_shell
 
@@ -55,6 +56,11 @@ def serve_command(
 
 @sqlite_group.command("shell")
 @click.argument("address", metavar="HOST:PORT")
-def shell_command(address: str) -> None:
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="For a server started with --token-file: the file holding its token.",
+)
+def shell_command(address: str, token_file: Path | None) -> None:
     """An interactive shell (line editing, history) on the server at HOST:PORT."""
-    run_shell(address)
+    run_shell(address, token=read_token(token_file) if token_file is not None else None)

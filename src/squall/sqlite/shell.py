@@ -71,15 +71,16 @@ def _save_history() -> None:
         readline.write_history_file(HISTORY)
 
 
-def run_shell(address: str) -> None:
+def run_shell(address: str, token: str | None = None) -> None:
     """Talk to the server at `address` until `.quit` or end of input.
 
     Raises:
-        SqliteServerError: the server cannot be reached or the connection breaks.
+        SqliteServerError: the server cannot be reached, refuses `token`, or the
+            connection breaks.
     """
     host, port = parse_address(address)
     interactive = sys.stdin.isatty()
-    with connect(host, port) as conn:
+    with connect(host, port, token=token) as conn:
         if interactive:
             _open_history()
             _write(

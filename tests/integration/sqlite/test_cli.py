@@ -59,3 +59,20 @@ def test_shell_command(tmp_path: Path) -> None:
         assert refused.returncode == 1 and refused.stderr.startswith(b"Error: cannot connect")
     finally:
         server.kill()
+
+
+def test_shell_with_a_token_file(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    server = start_server(tmp_path / "db", "--token-file", str(token))
+    try:
+        done = _run(
+            "shell", f"127.0.0.1:{server.port}", "--token-file", str(token), stdin=b"select 7;\n"
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == b"7\n"
+        (tmp_path / "wrong").write_text("nope\n")
+        refused = _run("shell", f"127.0.0.1:{server.port}", "--token-file", str(tmp_path / "wrong"))
+        assert refused.returncode == 1 and b"authentication failed" in refused.stderr
+    finally:
+        server.kill()
