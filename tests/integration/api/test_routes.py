@@ -296,7 +296,7 @@ def test_partition_and_join(served: Served) -> None:
     ("body", "status", "words"),
     [
         ({"groups": [["a"], ["zz"]]}, 404, "zz"),
-        ({"groups": [["a"], ["b"]], "random": True}, 422, "one of"),
+        ({"groups": [["a"], ["b"]], "random": True}, 422, "exclude each other"),
         ({"isolate": ["zz"]}, 404, "zz"),
         ({"shape": "triangle"}, 422, "shape"),
         ({}, 422, "give groups"),
