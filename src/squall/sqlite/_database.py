@@ -78,6 +78,7 @@ INLINE_BUDGET = 0.002
 # How long the writer's thread waits for another process that holds the file's write
 # lock; in the event loop the writer never waits.
 OTHER_PROCESS_WAIT_MS = 5000
+_LOCKED = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 
 
 def _decode_text(raw: bytes) -> str:
@@ -267,6 +268,12 @@ def run(
         return Result(columns, rows[:max_rows], -1, cursor.lastrowid, truncated)
     finally:
         cursor.close()
+
+
+def try_on_thread(exc: Exception, guard: Guard) -> bool:
+    """A statement run in the event loop that ran past its budget or found the file
+    locked: it changed nothing, and a thread, which may wait, runs it again."""
+    return guard.timed_out or getattr(exc, "sqlite_errorname", "") in _LOCKED
 
 
 def failure(exc: Exception, guard: Guard, timeout: float) -> Failure:

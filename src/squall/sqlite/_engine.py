@@ -29,11 +29,11 @@ from squall.sqlite._database import (
     failure,
     open_reader,
     run,
+    try_on_thread,
 )
 from squall.sqlite._writer import TransactionOwner, WriteJob, Writer
 
 _READER_THREADS = 2
-_RETRY_IN_THREAD = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 
 
 class Engine:
@@ -121,7 +121,7 @@ class Engine:
             elif guard.needs_writer or code.startswith("SQLITE_READONLY"):
                 self._to_writer(owner, sql, params, guard.batchable, busy_timeout, deliver)
                 return
-            elif guard.timed_out or code in _RETRY_IN_THREAD:
+            elif try_on_thread(exc, guard):
                 self._in_thread(sql, params, deliver)
                 return
             else:

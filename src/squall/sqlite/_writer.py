@@ -41,13 +41,12 @@ from squall.sqlite._database import (
     failure,
     open_writer,
     run,
+    try_on_thread,
 )
 
 _MAX_BATCH = 256
 _FAR = 1e18
 CHECKPOINT_EVERY = 1000
-# Errors after which an inline write is tried again on the thread: it changed nothing.
-_RETRY_ON_THREAD = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 
 
 class TransactionOwner(Protocol):
@@ -324,7 +323,7 @@ class Writer:
             try:
                 self._internal("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                if deadline is not None and exc.sqlite_errorname in _RETRY_ON_THREAD:
+                if deadline is not None and try_on_thread(exc, self._guard):
                     raise _TryOnThread from exc
                 raise
             lost: int | None = None
@@ -374,9 +373,7 @@ class Writer:
         try:
             return run(self._conn, sql, params, self._max_rows)
         except (sqlite3.Error, ValueError, OverflowError) as exc:
-            if in_loop and (
-                self._guard.timed_out or getattr(exc, "sqlite_errorname", "") in _RETRY_ON_THREAD
-            ):
+            if in_loop and try_on_thread(exc, self._guard):
                 raise _TryOnThread from exc
             return failure(exc, self._guard, self._statement_timeout)
 
