@@ -6,12 +6,15 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import pytest
 
 import squall.sqlite
+from tests.integration.cli_runner import SquallRunner
 
 from .conftest import EXAMPLES
 from .loopback import free_port, type_until
@@ -19,9 +22,17 @@ from .loopback import free_port, type_until
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 
-def test_seed_session_through_proxy_then_switch(
-    squall_example, tmp_path: Path, docker_client: docker.DockerClient
-) -> None:
+@dataclass
+class SqliteExample:
+    """The example, copied with its databases under the test's folder, up."""
+
+    cluster: SquallRunner
+    dbs: Path
+    port: int
+
+
+def start_example(squall_example: Callable[..., SquallRunner], tmp_path: Path) -> SqliteExample:
+    """Copy the example (and a link to src/, which it mounts), make its databases, up."""
     example = tmp_path / "examples" / "sqlite-server"
     shutil.copytree(EXAMPLES / "sqlite-server", example)
     (tmp_path / "src").symlink_to(EXAMPLES.parent / "src")
@@ -37,6 +48,14 @@ def test_seed_session_through_proxy_then_switch(
     )
     cluster.file = example / "compose.yaml"
     cluster("up")
+    return SqliteExample(cluster, dbs, port)
+
+
+def test_seed_session_through_proxy_then_switch(
+    squall_example, tmp_path: Path, docker_client: docker.DockerClient
+) -> None:
+    started = start_example(squall_example, tmp_path)
+    cluster, dbs, port = started.cluster, started.dbs, started.port
 
     out = type_until(port, b"select * from t1;\r\n", b"test\n")
     assert b"sqlite> test\n" in out
@@ -62,21 +81,8 @@ def test_seed_session_through_proxy_then_switch(
 def test_statements_wait_out_delay_and_partition_and_land_once(
     squall_example, tmp_path: Path
 ) -> None:
-    example = tmp_path / "examples" / "sqlite-server"
-    shutil.copytree(EXAMPLES / "sqlite-server", example)
-    (tmp_path / "src").symlink_to(EXAMPLES.parent / "src")
-    dbs = tmp_path / "dbs"
-    subprocess.run(
-        [str(example / "setup_dbs.sh")],
-        check=True,
-        env={"SQLITE_DBS": str(dbs), "PATH": "/usr/bin:/bin"},
-    )
-    port = free_port()
-    cluster = squall_example(
-        "sqlite-server/compose.yaml", SQLITE_DBS=str(dbs), PROXY_PORT=str(port)
-    )
-    cluster.file = example / "compose.yaml"
-    cluster("up")
+    started = start_example(squall_example, tmp_path)
+    cluster, port = started.cluster, started.port
     type_until(port, b"select * from t1;\r\n", b"test\n")  # the proxy reaches the server
 
     with squall.sqlite.connect("127.0.0.1", port) as db:
