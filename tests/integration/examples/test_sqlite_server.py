@@ -54,8 +54,8 @@ def start_example(squall_example: Callable[..., SquallRunner], tmp_path: Path) -
 def test_seed_session_through_proxy_then_switch(
     squall_example, tmp_path: Path, docker_client: docker.DockerClient
 ) -> None:
-    started = start_example(squall_example, tmp_path)
-    cluster, dbs, port = started.cluster, started.dbs, started.port
+    example = start_example(squall_example, tmp_path)
+    cluster, dbs, port = example.cluster, example.dbs, example.port
 
     out = type_until(port, b"select * from t1;\r\n", b"test\n")
     assert b"sqlite> test\n" in out
@@ -81,8 +81,8 @@ def test_seed_session_through_proxy_then_switch(
 def test_statements_wait_out_delay_and_partition_and_land_once(
     squall_example, tmp_path: Path
 ) -> None:
-    started = start_example(squall_example, tmp_path)
-    cluster, port = started.cluster, started.port
+    example = start_example(squall_example, tmp_path)
+    cluster, port = example.cluster, example.port
     type_until(port, b"select * from t1;\r\n", b"test\n")  # the proxy reaches the server
 
     with squall.sqlite.connect("127.0.0.1", port) as db:
