@@ -51,8 +51,8 @@ from squall.faults.model import Shape
 from squall.faults.partition import blockade_partition
 from squall.faults.plan import KernelPlan
 from squall.runtime.base import ServiceState
-from squall.runtime.select import make_backend
-from squall.session import Session, resolve_cluster
+from squall.ops.opening import Where, open_session
+from squall.session import Session
 from squall.units import parse_rate
 
 SQUALL_IMAGE = "squall/busybox:latest"
@@ -106,8 +106,8 @@ class Cluster:
     session: Session = field(init=False)
 
     def __post_init__(self) -> None:
-        cluster = resolve_cluster(self.file, self.project, self.file.parent)
-        self.session = Session.create(cluster, make_backend("docker"))
+        where = Where(file=self.file, project=self.project, backend="docker")
+        self.session = open_session(where)
 
     @property
     def cli(self) -> list[str]:

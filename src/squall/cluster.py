@@ -9,8 +9,9 @@
             ...
         c.join(); c.fast(); c.down()
 
-Every method calls the same `Session` the CLI does, so changes land in the same event
-log (as `who: api`) and values are written as on the command line (`"100ms"`, `"20%"`).
+Every method makes the same request the CLI makes (`squall.ops`), so changes land in
+the same event log (as `who: api`) and values are written as on the command line
+(`"100ms"`, `"20%"`).
 Leaving the `with` block closes the engine client; it does not take the cluster down.
 """
 
@@ -20,52 +21,44 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TypedDict, Unpack
+from typing import Unpack
 
 from squall.cluster_status import ClusterStatus
 from squall.errors import ServiceNotFound
 from squall.events import Actor, Event
 from squall.faults.desired import ShapeEntry
 from squall.faults.model import Partition
-from squall.faults.request import build_isolation, build_partition, build_shape
+from squall.ops.fields import ShapeFields
+from squall.ops.opening import Where
+from squall.ops.operations import Operations
+from squall.ops.requests import (
+    ActionRequest,
+    DownRequest,
+    HealRequest,
+    JoinRequest,
+    PartitionRequest,
+    PresetChoice,
+    PresetRequest,
+    ProbeRequest,
+    RestoreRequest,
+    ShapeRequest,
+    Targets,
+    UpRequest,
+)
 from squall.probe import DEFAULT_COUNT, DEFAULT_THROUGHPUT_SECONDS, DEFAULT_TIMEOUT, ProbeReport
 from squall.runtime.base import Action, Backend, ServiceState
-from squall.session import Session, resolve_cluster
+from squall.session import Session
 
 Services = str | Sequence[str]
 """One service name, or several."""
+ShapeOptions = ShapeFields
+"""`squall shape`'s flags, as keyword arguments with the same values."""
 
 
-class ShapeOptions(TypedDict, total=False):
-    """`squall shape`'s flags, as keyword arguments with the same values."""
-
-    delay: str
-    jitter: str
-    distribution: str
-    correlation: str
-    loss: str
-    loss_correlation: str
-    rate: str
-    duplicate: str
-    corrupt: str
-    reorder: str
-    to: Sequence[str]
-    port: str
-    proto: str
-    direction: str
-    duration: str
-
-
-def _names(services: Services | None) -> list[str]:
-    if services is None:
-        return []
-    return [services] if isinstance(services, str) else list(services)
-
-
-def _group(group: str | Sequence[str]) -> list[str]:
+def _group(group: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(group, str):
-        return [s for s in group.split(",") if s]
-    return list(group)
+        return tuple(s for s in group.split(",") if s)
+    return tuple(group)
 
 
 class Cluster:
@@ -91,51 +84,45 @@ class Cluster:
         actor: Actor | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        self._file = Path(file) if file is not None else None
-        self._project = project
-        self._backend_arg = backend
-        self._state_root = Path(state_root) if state_root is not None else None
+        self._where = Where(
+            file=Path(file) if file is not None else None,
+            project=project,
+            backend=backend if isinstance(backend, str) else "auto",
+            state_root=Path(state_root) if state_root is not None else None,
+            environ=environ,
+        )
+        self._backend = backend if isinstance(backend, Backend) else None
         self._actor = actor or Actor("api")
-        self._environ = environ
-        self._session: Session | None = None
-        self._owned_backend: Backend | None = None
+        self._ops: Operations | None = None
 
     # Plumbing -------------------------------------------------------------------------
 
     @property
-    def session(self) -> Session:
-        """The session every call goes through (made on first use)."""
-        if self._session is None:
-            cluster = resolve_cluster(
-                self._file,
-                self._project,
-                Path.cwd(),
-                self._environ,
-                need_file=self._project is None,
+    def ops(self) -> Operations:
+        """The operations every call goes through (made on first use)."""
+        if self._ops is None:
+            self._ops = Operations.open(
+                self._where,
+                need_file=self._where.project is None,
+                backend=self._backend,
+                actor=self._actor,
             )
-            backend = self._backend_arg
-            if not isinstance(backend, Backend):
-                from squall.runtime.select import make_backend
+        return self._ops
 
-                backend = make_backend(
-                    backend or "auto",
-                    preferred=cluster.spec.options.backend if cluster.spec else None,
-                    project=cluster.project,
-                )
-                self._owned_backend = backend
-            self._session = Session.create(cluster, backend, self._state_root, actor=self._actor)
-        return self._session
+    @property
+    def session(self) -> Session:
+        """The session under the operations (its lock, its event log, its actor)."""
+        return self.ops.session
 
     @property
     def project(self) -> str:
-        return self.session.project
+        return self.ops.project
 
     def close(self) -> None:
         """Release the engine client (if this object made it). The cluster stays up."""
-        if self._owned_backend is not None:
-            self._owned_backend.close()
-            self._owned_backend = None
-        self._session = None
+        if self._ops is not None:
+            self._ops.close()
+            self._ops = None
 
     def __enter__(self) -> Cluster:
         return self
@@ -144,24 +131,24 @@ class Cluster:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Cluster(file={self._file!r}, project={self._project!r})"
+        return f"Cluster(file={self._where.file!r}, project={self._where.project!r})"
 
     # Lifecycle ------------------------------------------------------------------------
 
     def up(self, *, build: bool = False, force: bool = False) -> None:
         """Create and start everything (`squall up`); idempotent."""
-        self.session.up(build=build, force=force)
+        self.ops.run(UpRequest(build=build, force=force))
 
     def down(self, *, volumes: bool = False, images: bool = False) -> None:
         """Remove containers, networks and every rule (`squall down [-v] [--rmi local]`)."""
-        self.session.down(volumes=volumes, images=images)
+        self.ops.run(DownRequest(volumes=volumes, images=images))
 
     def status(self) -> ClusterStatus:
         """Services, their addresses and the faults in force (the kernel read when root)."""
-        return self.session.cluster_status(read_kernel=os.geteuid() == 0)
+        return self.ops.status(read_kernel=os.geteuid() == 0)
 
     def services(self) -> list[ServiceState]:
-        return self.session.status()
+        return self.ops.services()
 
     def service(self, name: str) -> ServiceState:
         """One service's state.
@@ -188,11 +175,10 @@ class Cluster:
 
     def events(self) -> list[Event]:
         """Every change recorded for this cluster, oldest first."""
-        return self.session.events()
+        return self.ops.events()
 
     def _act(self, services: Services | None, action: Action, signal: str | None = None) -> None:
-        names = self.session.select_services(_names(services), all_services=services is None)
-        self.session.act(names, action, signal=signal)
+        self.ops.run(ActionRequest(action, Targets.of(services), signal))
 
     def start(self, services: Services | None = None) -> None:
         """Start services (None: all)."""
@@ -215,26 +201,26 @@ class Cluster:
 
     # Faults ---------------------------------------------------------------------------
 
-    def shape(self, services: Services, **options: Unpack[ShapeOptions]) -> None:
+    def shape(self, services: Services, **options: Unpack[ShapeFields]) -> None:
         """`squall shape`: e.g. `c.shape("a", delay="100ms", jitter="10ms", to=["b"])`."""
-        names = self.session.select_services(_names(services))
-        request = build_shape(known_services=self.session.known_services(), **options)
-        self.session.shape(names, request.shape, to_services=request.to_services)
+        self.ops.run(ShapeRequest(Targets.of(services), options))
+
+    def _preset(self, name: PresetChoice, services: Services | None) -> None:
+        self.ops.run(PresetRequest(name, Targets.of(services)))
 
     def slow(self, services: Services) -> None:
         """Blockade's slow (delay from the file's presets)."""
-        self.session.preset("slow", self.session.select_services(_names(services)))
+        self._preset("slow", services)
 
     def flaky(self, services: Services) -> None:
-        self.session.preset("flaky", self.session.select_services(_names(services)))
+        self._preset("flaky", services)
 
     def duplicate(self, services: Services) -> None:
-        self.session.preset("duplicate", self.session.select_services(_names(services)))
+        self._preset("duplicate", services)
 
     def fast(self, services: Services | None = None) -> None:
         """Remove all shaping (None: from every service)."""
-        names = self.session.select_services(_names(services), all_services=services is None)
-        self.session.fast(names)
+        self._preset("fast", services)
 
     def partition(
         self,
@@ -247,40 +233,30 @@ class Cluster:
         """`squall partition`: `c.partition(["a"], ["b", "c"])`, `one_way=True` with two
         groups, `random=True`, or one of Jepsen's shapes (`shape="majorities-ring"`).
         Replaces the partition in force; returns the one applied."""
-        holy, neutral = self.session.roles()
-        cut = build_partition(
-            [_group(g) for g in groups],
-            services=self.session.known_services(),
-            holy=holy,
-            neutral=neutral,
-            one_way_cut=one_way,
-            pick_random=random,
-            jepsen_shape=shape,
+        request = PartitionRequest(
+            groups=tuple(_group(g) for g in groups),
+            one_way=one_way,
+            random=random,
+            shape=shape,  # type: ignore[arg-type]  # checked by the request's run
             seed=seed,
         )
-        self.session.partition(cut)
-        return cut
+        made = self.ops.run(request).partition
+        assert made is not None
+        return made
 
     def isolate(self, *services: str) -> Partition:
         """Cut each named service off from all others."""
-        holy, neutral = self.session.roles()
-        cut = build_isolation(
-            services, known=self.session.known_services(), holy=holy, neutral=neutral
-        )
-        self.session.partition(cut)
-        return cut
+        made = self.ops.run(PartitionRequest(isolate=services)).partition
+        assert made is not None
+        return made
 
     def join(self) -> None:
         """Heal every partition (shaping stays)."""
-        self.session.join()
+        self.ops.run(JoinRequest())
 
     def heal(self) -> None:
         """Join, remove all shaping, start stopped services and unpause paused ones."""
-        states = self.services()
-        self.session.heal(
-            start=[s.service for s in states if s.state in ("exited", "created", "dead")],
-            unpause=[s.service for s in states if s.state == "paused"],
-        )
+        self.ops.run(HealRequest())
 
     @contextlib.contextmanager
     def partitioned(
@@ -292,27 +268,24 @@ class Cluster:
         seed: int | None = None,
     ) -> Iterator[Partition]:
         """A partition for the body of a `with`; the one before comes back on exit."""
-        before = self.session.desired_faults().partition
+        before = self.ops.partition()
         cut = self.partition(*groups, one_way=one_way, random=random, shape=shape, seed=seed)
         try:
             yield cut
         finally:
-            if before:
-                self.session.partition(before)
-            else:
-                self.session.join()
+            self.ops.run(RestoreRequest(partition=before))
 
     @contextlib.contextmanager
-    def shaped(self, services: Services, **options: Unpack[ShapeOptions]) -> Iterator[None]:
+    def shaped(self, services: Services, **options: Unpack[ShapeFields]) -> Iterator[None]:
         """A shape for the body of a `with`; the services' shapes before come back on exit."""
-        names = self.session.select_services(_names(services))
-        shapes = self.session.desired_faults().shapes
-        before: dict[str, tuple[ShapeEntry, ...]] = {n: tuple(shapes.get(n, ())) for n in names}
+        names = self.ops.select(Targets.of(services))
+        shapes = self.ops.shapes()
+        before: dict[str, tuple[ShapeEntry, ...]] = {n: shapes.get(n, ()) for n in names}
         self.shape(names, **options)
         try:
             yield
         finally:
-            self.session.restore_shapes(before)
+            self.ops.run(RestoreRequest(shapes=before))
 
     # Measuring ------------------------------------------------------------------------
 
@@ -333,9 +306,9 @@ class Cluster:
             seconds = DEFAULT_THROUGHPUT_SECONDS
         elif throughput:
             seconds = float(throughput)
-        return self.session.probe(
-            _names(services), count=count, timeout=timeout, throughput_seconds=seconds
-        )
+        names = () if services is None else Targets.of(services).services
+        request = ProbeRequest(names, count=count, timeout=timeout, throughput_seconds=seconds)
+        return self.ops.probe(request)
 
 
 __all__ = ["Cluster", "ShapeOptions"]

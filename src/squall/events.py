@@ -159,7 +159,7 @@ def _describe_values(values: Mapping[str, Any]) -> str:
 
 def _describe_fault(key: str, raw: Mapping[str, Any]) -> str:
     from squall.faults.model import Partition, Shape
-    from squall.faults.request import describe_partition
+    from squall.faults.partition import describe_partition
 
     if key == "shape":
         return str(Shape.from_dict(raw))

@@ -1,6 +1,8 @@
-"""One cluster, one command at a time: load the file, take the lock, drive the backend.
+"""One cluster, one command at a time: take the lock, drive the backend, log the change.
 
-The CLI (and later the HTTP API and the Python API) call this layer; it never prints.
+The operations layer (`squall.ops`) calls this one; it never prints. Every change goes
+through `Session._changing`, so the event log is complete and in the order of the
+changes.
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ from squall.cluster_status import (
     cannot_reach,
     describe_shapes,
 )
-from squall.errors import ServiceNotFound, SpecError, UsageError
+from squall.errors import ServiceNotFound, UsageError
 from squall.faults.controller import FaultEngine, FaultReport, PlannedNamespace
 from squall.faults.desired import DesiredFaults, ShapeEntry
 from squall.faults.model import Partition, PresetName, Shape, parse_preset
 from squall.faults.shaper.control import ShaperStatus
 from squall.probe import DEFAULT_COUNT, DEFAULT_TIMEOUT, ProbeReport, probe
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
-from squall.spec.loader import find_cluster_file, load_cluster
 from squall.spec.model import ClusterSpec, FaultPresets
 from squall.state import StateDir, default_state_root
 
@@ -43,32 +44,6 @@ class ClusterRef:
 
     project: str
     spec: ClusterSpec | None
-
-
-def resolve_cluster(
-    file: Path | None,
-    project: str | None,
-    cwd: Path,
-    environ: Mapping[str, str] | None = None,
-    *,
-    need_file: bool = True,
-) -> ClusterRef:
-    """Load the cluster file (given, or found in `cwd`).
-
-    Commands that only read or remove what exists (`status`, `down`, `logs`...) can run
-    with `-p NAME` alone, from any directory, because backends find their objects by
-    label; for those `need_file` is False and a missing file is not an error.
-    """
-    if file is None:
-        if project is not None and not need_file:
-            try:
-                file = find_cluster_file(cwd)
-            except SpecError:
-                return ClusterRef(project, None)
-        else:
-            file = find_cluster_file(cwd)
-    spec = load_cluster(file, project=project, environ=environ)
-    return ClusterRef(spec.name, spec)
 
 
 @dataclass
@@ -159,11 +134,6 @@ class Session:
     def down(
         self, *, volumes: bool = False, images: bool = False, progress: Progress | None = None
     ) -> None:
-        # A chaos run sits above the session (it drives one), hence the late import; it
-        # is stopped before the lock is taken, because it heals through the lock.
-        from squall.chaos import stop_chaos
-
-        stop_chaos(self.state.path)
         with self._changing("down", values={"volumes": volumes, "images": images}):
             expiry.cancel(self.state.path)
             self._engine().clear([])

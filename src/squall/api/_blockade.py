@@ -22,12 +22,13 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
-from squall import chaos, events
-from squall.api import _ops, _stream
+from squall import events
+from squall.api import _stream
 from squall.api._deps import CHANGE, READ, Context
-from squall.api._models import ActionBody, ChaosBody, PartitionBody, PresetBody
 from squall.errors import UsageError
-from squall.session import Session
+from squall.ops import requests as req
+from squall.ops.operations import Operations
+from squall.runtime.base import Action
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad input (Blockade's answer), as one line of text."},
@@ -75,12 +76,12 @@ class ChaosRequest(BaseModel):
     max_events_at_once: int = 1
     event_set: list[str] = ["SLOW", "DUPLICATE", "FLAKY", "STOP", "PARTITION"]
 
-    def squall_options(self) -> ChaosBody:
+    def squall_options(self) -> req.ChaosRequest:
         """Blockade's chaos runs until deleted; here that is a day at most."""
         unknown = sorted(set(self.event_set) - set(BLOCKADE_CHAOS_EVENTS))
         if unknown:
             raise UsageError(f"{', '.join(unknown)} is an unknown event")
-        return ChaosBody(
+        return req.ChaosRequest(
             duration="24h",
             events=",".join(BLOCKADE_CHAOS_EVENTS[e] for e in self.event_set),
             interval=f"{self.min_start_delay}ms..{self.max_start_delay}ms",
@@ -121,9 +122,9 @@ def _container(entry: dict[str, Any], groups: list[list[str]], shapes: list[str]
     }
 
 
-def _blockade_status(session: Session) -> dict[str, Any]:
-    report = session.cluster_status(read_kernel=False).to_dict()
-    shapes = {s: [v.origin for v in views] for s, views in _ops.shapes(session).items()}
+def _blockade_status(ops: Operations) -> dict[str, Any]:
+    report = ops.status(read_kernel=False).to_dict()
+    shapes = {s: [e.origin for e in entries] for s, entries in ops.shapes().items()}
     groups = report["partition"]["groups"]
     return {
         "containers": {
@@ -152,7 +153,7 @@ async def list_blockades(ctx: Context) -> dict[str, list[str]]:
 @router.post("/{name}", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
 async def create(ctx: Context, name: str) -> Response:
     """Bring the cluster up from its file (`squall up`)."""
-    await ctx.run(lambda: ctx.session(name).up())
+    await ctx.run(lambda: ctx.ops(name).run(req.UpRequest()))
     return Response(status_code=204)
 
 
@@ -169,13 +170,13 @@ async def add_containers(ctx: Context, name: str) -> PlainTextResponse:
 @router.get("/{name}", dependencies=READ)
 async def get_blockade(ctx: Context, name: str) -> dict[str, Any]:
     """`{"containers": {name: {container_id, ip_address, network_state, partition, status}}}`."""
-    return await ctx.run(lambda: _blockade_status(ctx.session(name)))
+    return await ctx.run(lambda: _blockade_status(ctx.ops(name)))
 
 
 @router.delete("/{name}", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
 async def destroy(ctx: Context, name: str) -> Response:
     """Remove the cluster (`squall down`)."""
-    await ctx.run(lambda: ctx.session(name).down())
+    await ctx.run(lambda: ctx.ops(name).run(req.DownRequest()))
     return Response(status_code=204)
 
 
@@ -189,12 +190,12 @@ async def action(
     """`{"command": "start|stop|restart|kill", "container_names": [...]}`."""
     if body.command not in BLOCKADE_ACTIONS:
         raise UsageError(f"'{body.command}' is not a valid action")
-    request = ActionBody(
-        action=body.command,  # type: ignore[arg-type]  # checked just above
-        services=body.container_names,
-        signal=signal if body.command == "kill" else None,
+    request = req.ActionRequest(
+        Action(body.command),
+        req.Targets(tuple(body.container_names)),
+        signal if body.command == "kill" else None,
     )
-    await ctx.run(lambda: _ops.act(ctx.session(name), request))
+    await ctx.run(lambda: ctx.ops(name).run(request))
     return Response(status_code=204)
 
 
@@ -203,9 +204,11 @@ async def network_state(ctx: Context, name: str, body: NetworkStateRequest) -> R
     """`{"network_state": "fast|slow|flaky|duplicate", "container_names": [...]}`."""
     if body.network_state not in NETWORK_STATES:
         raise UsageError(f"'{body.network_state}' is not a valid network state")
-    request = PresetBody(services=body.container_names)
-    preset = body.network_state
-    await ctx.run(lambda: _ops.preset(ctx.session(name), preset, request))  # type: ignore[arg-type]
+    request = req.PresetRequest(
+        body.network_state,  # type: ignore[arg-type]  # checked just above
+        req.Targets(tuple(body.container_names)),
+    )
+    await ctx.run(lambda: ctx.ops(name).run(request))
     return Response(status_code=204)
 
 
@@ -218,19 +221,19 @@ async def partitions(
 ) -> Response:
     """`{"partitions": [["c1"], ["c2", "c3"]]}`, or `?random=true`."""
     if random:
-        request = PartitionBody(random=True)
+        request = req.PartitionRequest(random=True)
     elif body is None or not body.partitions:
         raise UsageError("'partitions' not found in body")
     else:
-        request = PartitionBody(groups=body.partitions)
-    await ctx.run(lambda: _ops.partition(ctx.session(name), request))
+        request = req.PartitionRequest(groups=tuple(tuple(g) for g in body.partitions))
+    await ctx.run(lambda: ctx.ops(name).run(request))
     return Response(status_code=204)
 
 
 @router.delete("/{name}/partitions", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
 async def delete_partitions(ctx: Context, name: str) -> Response:
     """Heal every partition (`squall join`)."""
-    await ctx.run(lambda: _ops.join(ctx.session(name), dry_run=False))
+    await ctx.run(lambda: ctx.ops(name).run(req.JoinRequest()))
     return Response(status_code=204)
 
 
@@ -248,7 +251,7 @@ async def blockade_events(ctx: Context, name: str) -> dict[str, list[dict[str, A
 async def chaos_new(ctx: Context, name: str, body: ChaosRequest) -> PlainTextResponse:
     """Start chaos (`squall chaos --detach`): 201, or 400 on bad options / one running."""
     options = body.squall_options()
-    await ctx.run(lambda: _ops.start_chaos(ctx.session(name), ctx.backend.name, options))
+    await ctx.run(lambda: ctx.ops(name).run(options))
     return PlainTextResponse(f"Successfully started chaos on {name}", status_code=201)
 
 
@@ -258,9 +261,9 @@ async def chaos_update(ctx: Context, name: str, body: ChaosRequest) -> PlainText
     options = body.squall_options()
 
     def restart() -> None:
-        session = ctx.session(name)
-        chaos.stop_chaos(session.state.path)
-        _ops.start_chaos(session, ctx.backend.name, options)
+        ops = ctx.ops(name)
+        ops.run(req.ChaosStopRequest())
+        ops.run(options)
 
     await ctx.run(restart)
     return PlainTextResponse(f"Updated chaos on {name}")
@@ -269,7 +272,7 @@ async def chaos_update(ctx: Context, name: str, body: ChaosRequest) -> PlainText
 @router.delete("/{name}/chaos", dependencies=CHANGE, response_class=PlainTextResponse)
 async def chaos_destroy(ctx: Context, name: str) -> PlainTextResponse:
     """Stop chaos; it heals what it did."""
-    await ctx.run(lambda: chaos.stop_chaos(ctx.session(name).state.path))
+    await ctx.run(lambda: ctx.ops(name).run(req.ChaosStopRequest()))
     return PlainTextResponse(f"Deleted chaos on {name}")
 
 
@@ -279,10 +282,10 @@ async def chaos_status(ctx: Context, name: str) -> dict[str, dict[str, str]]:
     STOPPED when no chaos runs."""
 
     def read() -> dict[str, dict[str, str]]:
-        session = ctx.session(name)
-        if chaos.running_chaos(session.state.path) is None:
+        ops = ctx.ops(name)
+        if ops.chaos_running() is None:
             return {"status": {"state": "STOPPED"}}
-        degraded = not session.desired_faults().is_empty
+        degraded = not ops.session.desired_faults().is_empty
         return {"status": {"state": "DEGRADED" if degraded else "HEALTHY"}}
 
     return await ctx.run(read)

@@ -1,29 +1,61 @@
 """Request and response bodies: the CLI's flags as JSON fields, same names, same strings.
 
-Values such as `"100ms"`, `"20%"`, `"50kbps"` stay strings here: they are parsed by
-`squall.faults.request`, the one place the CLI parses them too, so a bad value gets
-the same one-line message over HTTP as in a terminal.
+The bodies of changes are made from the declarations in `squall.ops` (the same ones
+the CLI makes its flags from), so a field is declared once. Values such as `"100ms"`,
+`"20%"`, `"50kbps"` stay strings: `squall.ops` parses them, so a bad value gets the same
+one-line message over HTTP as in a terminal.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from squall.faults.model import Direction, Proto
-from squall.faults.partition import JepsenShape
-from squall.faults.shaper_config import Distribution
+from squall.ops import fields as declared
+from squall.ops.requests import ChaosRequest, PartitionRequest, Targets
 
 ActionName = Literal["start", "stop", "restart", "kill", "pause", "unpause"]
 PresetRoute = Literal["slow", "flaky", "duplicate", "fast"]
+R = TypeVar("R")
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Targets(_Body):
+def _json_type(hint: Any) -> Any:
+    """Tuples and sequences become lists in JSON."""
+    if get_origin(hint) in (tuple, Sequence):
+        inner = [a for a in get_args(hint) if a is not Ellipsis]
+        return list[_json_type(inner[0]) if inner else Any]  # type: ignore[misc]
+    return hint
+
+
+def _field_definitions(found: Iterable[declared.Field]) -> dict[str, Any]:
+    definitions: dict[str, Any] = {}
+    for f in found:
+        kind = _json_type(f.type)
+        examples = [f.doc.example] if f.doc.example else None
+        spec: Any
+        if get_origin(kind) is list:
+            spec = Field(default_factory=list, description=f.doc.help)
+        elif f.default is None:
+            kind = kind | None
+            spec = Field(default=None, description=f.doc.help, examples=examples)
+        else:
+            spec = Field(default=f.default, description=f.doc.help, examples=examples)
+        definitions[f.name] = (kind, spec)
+    return definitions
+
+
+def _body(name: str, doc: str, base: type[BaseModel], found: Iterable[declared.Field]) -> Any:
+    return create_model(name, __base__=base, __doc__=doc, **_field_definitions(found))
+
+
+class TargetsBody(_Body):
     """`SERVICE... | --all | --random`: exactly one of the three."""
 
     services: list[str] = Field(default_factory=list, description="Service names.")
@@ -31,52 +63,59 @@ class Targets(_Body):
     random: bool = Field(default=False, description="One service chosen at random.")
 
 
-class PresetBody(Targets):
+class PresetBody(TargetsBody):
     dry_run: bool = Field(default=False, description="Return the kernel plan; change nothing.")
 
 
-class ActionBody(Targets):
+class ActionBody(TargetsBody):
     action: ActionName
     signal: str | None = Field(default=None, description="For kill: the signal (default SIGKILL).")
 
 
-class ShapeBody(Targets):
-    """`squall shape`: every flag is a field of the same name (`-` becomes `_`)."""
+if TYPE_CHECKING:
+    # A type checker sees a model made at run time as its base; routes read these
+    # bodies only through `to_request` and `shape_fields_of`.
+    ShapeBody = PresetBody
+    PartitionBody = _Body
+    ChaosBody = _Body
+else:
+    ShapeBody = _body(
+        "ShapeBody", "`squall shape`: every flag is a field of the same name (`-` becomes `_`).",
+        PresetBody, declared.SHAPE_FIELDS,
+    )  # fmt: skip
+    PartitionBody = _body(
+        "PartitionBody", "`squall partition` / `squall isolate`: exactly one of the forms.",
+        _Body, declared.fields_of(PartitionRequest),
+    )  # fmt: skip
+    ChaosBody = _body(
+        "ChaosBody", "`squall chaos --detach`: a seeded schedule of faults, in the background.",
+        _Body, declared.fields_of(ChaosRequest),
+    )  # fmt: skip
 
-    delay: str | None = Field(default=None, examples=["100ms"])
-    jitter: str | None = Field(default=None, examples=["10ms"])
-    distribution: Distribution = "uniform"
-    correlation: str | None = Field(default=None, examples=["25%"])
-    loss: str | None = Field(default=None, examples=["20%"])
-    loss_correlation: str | None = None
-    rate: str | None = Field(default=None, examples=["50kbps", "2mbit"])
-    duplicate: str | None = None
-    corrupt: str | None = None
-    reorder: str | None = None
-    to: list[str] = Field(default_factory=list, description="Peer services or CIDRs.")
-    port: str | None = Field(default=None, examples=["80,1000:2000"])
-    proto: Proto | None = None
-    direction: Direction = "egress"
-    duration: str | None = Field(default=None, description="Remove the shape after e.g. 30s.")
-    dry_run: bool = False
+
+def to_request(body: BaseModel, kind: type[R], **extra: Any) -> R:
+    """The ops request a body stands for: JSON lists become tuples, as requests hold."""
+
+    def frozen(value: Any) -> Any:
+        return tuple(frozen(v) for v in value) if isinstance(value, list) else value
+
+    names = {f.name for f in dataclasses.fields(cast(Any, kind))}
+    given = {k: frozen(v) for k, v in body.model_dump().items() if k in names}
+    return kind(**given, **extra)
 
 
-class PartitionBody(_Body):
-    """`squall partition` / `squall isolate`: exactly one of the forms."""
+def targets_of(body: BaseModel) -> Targets:
+    return to_request(body, Targets)
 
-    groups: list[list[str]] = Field(
-        default_factory=list,
-        description="Groups that cannot reach each other; services not named form one more.",
-        examples=[[["a", "b"], ["c"]]],
-    )
-    one_way: bool = Field(default=False, description="Two groups A B: A cannot reach B.")
-    random: bool = Field(default=False, description="A random partition (Blockade).")
-    shape: JepsenShape | None = Field(default=None, description="One of Jepsen's partition shapes.")
-    seed: int | None = Field(default=None, description="Seed for random and shape.")
-    isolate: list[str] = Field(
-        default_factory=list, description="Cut each named service off from all others."
-    )
-    dry_run: bool = False
+
+def shape_fields_of(body: BaseModel) -> declared.ShapeFields:
+    values = body.model_dump()
+    chosen = {
+        f.name: values[f.name]
+        for f in declared.SHAPE_FIELDS
+        if values.get(f.name) is not None and values.get(f.name) != []
+    }
+    return cast(declared.ShapeFields, chosen)
 
 
 class ProbeBody(_Body):
@@ -86,10 +125,6 @@ class ProbeBody(_Body):
     count: int = Field(default=20, ge=1, le=1000, description="Probes per pair.")
     timeout: float = Field(default=2.0, gt=0, le=30, description="Seconds to wait for echoes.")
     throughput: bool = Field(default=False, description="Also measure TCP throughput.")
-
-
-class DryRunBody(_Body):
-    dry_run: bool = False
 
 
 class UpBody(_Body):
@@ -154,17 +189,6 @@ class Overview(BaseModel):
     features: dict[str, bool] = Field(description="Optional routes this server answers.")
 
 
-class ChaosBody(_Body):
-    """`squall chaos --detach`: a seeded schedule of faults, run in the background."""
-
-    duration: str = Field(default="10m", examples=["10m", "30s"])
-    seed: int | None = Field(default=None, description="Same seed, same timeline.")
-    events: str = Field(default="partition,slow,flaky,duplicate,stop,kill,pause")
-    interval: str = Field(default="5s..30s", description="Calm between rounds.")
-    hold: str = Field(default="5s..30s", description="How long a round lasts.")
-    at_once: str = Field(default="1..1", description="Faults per round.")
-
-
 class ChaosStatus(BaseModel):
     running: bool
     pid: int | None = None
@@ -186,7 +210,6 @@ __all__ = [
     "ClusterInfo",
     "ClusterList",
     "DownBody",
-    "DryRunBody",
     "EventList",
     "Overview",
     "PartitionBody",
@@ -195,6 +218,9 @@ __all__ = [
     "ProbeBody",
     "ShapeBody",
     "ShapeView",
-    "Targets",
+    "TargetsBody",
     "UpBody",
+    "shape_fields_of",
+    "targets_of",
+    "to_request",
 ]

@@ -1,190 +1,99 @@
-"""What each change does, as the CLI does it: blocking calls on a `Session`.
+"""The routes' side of the operations layer: bodies into requests, results into JSON.
 
-Both Squall's routes and Blockade's call these, in a worker thread. Everything a
-request says is parsed and checked (services, durations, groups) before the session
-changes anything, so a bad request changes nothing.
+Both Squall's routes and Blockade's call these, in a worker thread. Checking and
+running a request is `squall.ops`'s work, the same as for the CLI, so a bad request
+changes nothing here either.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import random
-import secrets
-from collections.abc import Sequence
 from typing import Any
 
-from squall import chaos, events
+from squall import events
 from squall.api._models import (
     ActionBody,
     Changed,
-    ChaosBody,
-    ChaosStatus,
     PartitionBody,
     PresetBody,
     PresetRoute,
     ProbeBody,
     ShapeBody,
     ShapeView,
-    Targets,
+    shape_fields_of,
+    targets_of,
+    to_request,
 )
-from squall.errors import ServiceNotFound, UsageError
-from squall.faults.controller import PlannedNamespace
-from squall.faults.request import (
-    build_isolation,
-    build_partition,
-    build_shape,
-    describe_partition,
+from squall.errors import ServiceNotFound
+from squall.files import atomic_write
+from squall.ops.operations import Operations
+from squall.ops.requests import (
+    ActionRequest,
+    ChangeRequest,
+    PartitionRequest,
+    PresetRequest,
+    ProbeRequest,
+    ShapeRequest,
 )
+from squall.ops.results import Result
 from squall.probe import DEFAULT_THROUGHPUT_SECONDS
 from squall.runtime.base import Action
-from squall.session import Session
-from squall.units import parse_duration
-
-
-def chosen(session: Session, targets: Targets) -> list[str]:
-    return session.select_services(
-        targets.services,
-        all_services=targets.all,
-        pick_random=targets.random,
-        rng=random.Random(),
-    )
-
-
-def _changed(
-    what: str,
-    services: Sequence[str],
-    message: str,
-    planned: Sequence[PlannedNamespace],
-    dry_run: bool,
-) -> Changed:
-    return Changed(
-        what=what,
-        services=list(services),
-        message=message,
-        dry_run=dry_run,
-        plan=[p.plan.render() for p in planned] if dry_run else [],
-        notes=[f"{p.service}: {note}" for p in planned for note in p.resolved.notes],
-    )
-
-
-def act(session: Session, body: ActionBody) -> Changed:
-    action = Action(body.action)
-    if body.signal is not None and action is not Action.KILL:
-        raise UsageError("signal is only for the kill action")
-    services = chosen(session, body)
-    signal = (body.signal or "SIGKILL") if action is Action.KILL else None
-    session.act(services, action, signal=signal)
-    return Changed(what=str(action), services=services, message=f"{action}: {', '.join(services)}")
-
-
-def shape(session: Session, body: ShapeBody) -> Changed:
-    request = build_shape(
-        known_services=session.known_services(),
-        delay=body.delay,
-        jitter=body.jitter,
-        distribution=body.distribution,
-        correlation=body.correlation,
-        loss=body.loss,
-        loss_correlation=body.loss_correlation,
-        rate=body.rate,
-        duplicate=body.duplicate,
-        corrupt=body.corrupt,
-        reorder=body.reorder,
-        to=body.to,
-        port=body.port,
-        proto=body.proto,
-        direction=body.direction,
-        duration=body.duration,
-    )
-    services = chosen(session, body)
-    planned = session.shape(
-        services, request.shape, to_services=request.to_services, dry_run=body.dry_run
-    )
-    target = f" to {','.join(request.to_services)}" if request.to_services else ""
-    until = f" for {body.duration}" if body.duration else ""
-    message = f"shaped {', '.join(services)}: {request.shape}{target}{until}"
-    return _changed("shape", services, message, planned, body.dry_run)
-
-
-def preset(session: Session, name: PresetRoute, body: PresetBody) -> Changed:
-    services = chosen(session, body)
-    if name == "fast":
-        planned = session.fast(services, dry_run=body.dry_run)
-        return _changed("fast", services, f"fast: {', '.join(services)}", planned, body.dry_run)
-    planned = session.preset(name, services, dry_run=body.dry_run)
-    message = f"{name}: {', '.join(services)} ({getattr(session.presets(), name)})"
-    return _changed(name, services, message, planned, body.dry_run)
-
-
-def _check_known(session: Session, names: Sequence[str], known: Sequence[str]) -> None:
-    for name in names:
-        if name not in known:
-            raise ServiceNotFound(
-                f"no service {name!r} in cluster {session.project!r}; services: {', '.join(known)}",
-                service=name,
-            )
-
-
-def partition(session: Session, body: PartitionBody) -> Changed:
-    known = session.known_services()
-    holy, neutral = session.roles()
-    _check_known(session, [n for group in body.groups for n in group], known)
-    if body.isolate:
-        if body.groups or body.one_way or body.random or body.shape is not None:
-            raise UsageError("give isolate alone, without groups, one_way, random or shape")
-        _check_known(session, body.isolate, known)
-        cut = build_isolation(body.isolate, known=known, holy=holy, neutral=neutral)
-    else:
-        cut = build_partition(
-            body.groups,
-            services=known,
-            holy=holy,
-            neutral=neutral,
-            one_way_cut=body.one_way,
-            pick_random=body.random,
-            jepsen_shape=body.shape,
-            seed=body.seed,
-        )
-    planned = session.partition(cut, dry_run=body.dry_run)
-    touched = sorted({s for c in cut.cuts for s in (c.src, c.dst)})
-    return _changed("partition", touched, describe_partition(cut), planned, body.dry_run)
-
-
-def join(session: Session, dry_run: bool) -> Changed:
-    planned = session.join(dry_run=dry_run)
-    return _changed("join", [], "joined: every service reaches every other", planned, dry_run)
-
 
 PROBE_FILE = "probe-latest.json"
 """The latest probe made through the API, kept for the dashboard's heat map."""
 
 
-def probe(session: Session, body: ProbeBody) -> dict[str, Any]:
-    report = session.probe(
-        body.services,
+def changed(result: Result) -> Changed:
+    return Changed(
+        what=result.what,
+        services=list(result.services),
+        message=result.message,
+        dry_run=result.dry_run,
+        plan=result.plan,
+        notes=result.notes,
+    )
+
+
+def run(ops: Operations, request: ChangeRequest) -> Changed:
+    return changed(ops.run(request))
+
+
+def act(ops: Operations, body: ActionBody) -> Changed:
+    request = ActionRequest(Action(body.action), targets_of(body), body.signal)
+    return run(ops, request)
+
+
+def shape(ops: Operations, body: ShapeBody) -> Changed:
+    return run(ops, ShapeRequest(targets_of(body), shape_fields_of(body), body.dry_run))
+
+
+def preset(ops: Operations, name: PresetRoute, body: PresetBody) -> Changed:
+    return run(ops, PresetRequest(name, targets_of(body), body.dry_run))
+
+
+def partition(ops: Operations, body: PartitionBody) -> Changed:
+    return run(ops, to_request(body, PartitionRequest))
+
+
+def probe(ops: Operations, body: ProbeBody) -> dict[str, Any]:
+    request = ProbeRequest(
+        tuple(body.services),
         count=body.count,
         timeout=body.timeout,
         throughput_seconds=DEFAULT_THROUGHPUT_SECONDS if body.throughput else None,
-    ).to_dict()
+    )
+    report = ops.probe(request).to_dict()
     report["time"] = events.utc_now()
-    path = session.state.ensure() / PROBE_FILE
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(report, out)
-    os.replace(temporary, path)
+    atomic_write(ops.session.state.ensure() / PROBE_FILE, json.dumps(report))
     return report
 
 
-def latest_probe(session: Session) -> dict[str, Any]:
+def latest_probe(ops: Operations) -> dict[str, Any]:
     try:
-        found = json.loads((session.state.path / PROBE_FILE).read_text())
+        found = json.loads((ops.session.state.path / PROBE_FILE).read_text())
     except (FileNotFoundError, ValueError):
-        raise NoProbe(
-            f"no probe of cluster {session.project!r} yet; POST one to this route"
-        ) from None
+        raise NoProbe(f"no probe of cluster {ops.project!r} yet; POST one to this route") from None
     assert isinstance(found, dict)
     return found
 
@@ -193,9 +102,8 @@ class NoProbe(ServiceNotFound):
     """No probe was made through the API yet (404)."""
 
 
-def shapes(session: Session) -> dict[str, list[ShapeView]]:
+def shapes(ops: Operations) -> dict[str, list[ShapeView]]:
     """The shapes in force per service, with their peers (the dashboard draws links)."""
-    desired = session.desired_faults()
     return {
         service: [
             ShapeView(
@@ -206,27 +114,26 @@ def shapes(session: Session) -> dict[str, list[ShapeView]]:
             )
             for entry in entries
         ]
-        for service, entries in sorted(desired.shapes.items())
-        if entries
+        for service, entries in ops.shapes().items()
     }
 
 
-def presets(session: Session) -> dict[str, str]:
-    found = session.presets()
+def presets(ops: Operations) -> dict[str, str]:
+    found = ops.presets()
     return {name: str(getattr(found, name)) for name in ("slow", "flaky", "duplicate")}
 
 
-def networks(session: Session) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(n) for n in session.networks()]
+def networks(ops: Operations) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(n) for n in ops.networks()]
 
 
-def services(session: Session) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(s) for s in session.status()]
+def services(ops: Operations) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(s) for s in ops.services()]
 
 
-def service(session: Session, name: str, read_kernel: bool) -> dict[str, Any]:
-    session.select_services([name])
-    report = session.cluster_status(read_kernel=read_kernel).to_dict()
+def service(ops: Operations, name: str, read_kernel: bool) -> dict[str, Any]:
+    ops.session.select_services([name])
+    report = ops.status(read_kernel=read_kernel).to_dict()
     for entry in report["services"]:
         if entry["service"] == name:
             assert isinstance(entry, dict)
@@ -234,34 +141,18 @@ def service(session: Session, name: str, read_kernel: bool) -> dict[str, Any]:
     raise ServiceNotFound(f"service {name!r} has no container; run squall up", service=name)
 
 
-def start_chaos(session: Session, backend_name: str, options: ChaosBody) -> ChaosStatus:
-    """Check every option first (422 changes nothing), then start a detached run."""
-    chaos.parse_span(options.interval, "interval")
-    chaos.parse_span(options.hold, "hold")
-    chaos.parse_count_span(options.at_once, "at_once")
-    chaos.parse_kinds(options.events)
-    parse_duration(options.duration, "duration")
-    seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
-    pid = chaos.start_detached(
-        session, backend_name, seed, options.duration, options.events,
-        options.interval, options.hold, options.at_once,
-    )  # fmt: skip
-    return ChaosStatus(running=True, pid=pid, seed=seed)
-
-
 __all__ = [
     "act",
-    "chosen",
-    "join",
+    "changed",
     "latest_probe",
     "networks",
     "partition",
     "preset",
     "presets",
     "probe",
+    "run",
     "service",
     "services",
     "shape",
     "shapes",
-    "start_chaos",
 ]

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from squall import chaos
 from squall.api import _ops, _stream
 from squall.api._context import reads_kernel
 from squall.api._deps import CHANGE, READ, Context
@@ -33,6 +32,14 @@ from squall.api._models import (
     ShapeBody,
     ShapeView,
     UpBody,
+    to_request,
+)
+from squall.ops.requests import (
+    ChaosRequest,
+    ChaosStopRequest,
+    DownRequest,
+    JoinRequest,
+    UpRequest,
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -73,16 +80,16 @@ async def overview(ctx: Context, name: Name, kernel: Kernel = None) -> Overview:
     read_kernel = reads_kernel() if kernel is None else kernel
 
     def read() -> Overview:
-        session = ctx.session(name)
-        holy, neutral = session.roles()
-        spec = session.cluster.spec
+        ops = ctx.ops(name)
+        holy, neutral = ops.roles()
+        spec = ops.session.cluster.spec
         return Overview(
-            name=session.project,
+            name=ops.project,
             file=str(spec.source) if spec is not None else None,
-            status=session.cluster_status(read_kernel=read_kernel).to_dict(),
-            networks=_ops.networks(session),
-            shapes=_ops.shapes(session),
-            presets=_ops.presets(session),
+            status=ops.status(read_kernel=read_kernel).to_dict(),
+            networks=_ops.networks(ops),
+            shapes=_ops.shapes(ops),
+            presets=_ops.presets(ops),
             holy=sorted(holy),
             neutral=sorted(neutral),
             features=FEATURES,
@@ -95,40 +102,28 @@ async def overview(ctx: Context, name: Name, kernel: Kernel = None) -> Overview:
 async def status(ctx: Context, name: Name, kernel: Kernel = None) -> dict[str, Any]:
     """As `squall status --json`: services, addresses, faults, drift."""
     read_kernel = reads_kernel() if kernel is None else kernel
-    return await ctx.run(
-        lambda: ctx.session(name).cluster_status(read_kernel=read_kernel).to_dict()
-    )
+    return await ctx.run(lambda: ctx.ops(name).status(read_kernel=read_kernel).to_dict())
 
 
 @router.post("/clusters/{name}/up", dependencies=CHANGE, tags=["clusters"])
 async def up(ctx: Context, name: Name, body: UpBody | None = None) -> Changed:
     """`squall up`: create what is missing and start it (needs the cluster file)."""
-    options = body or UpBody()
-
-    def run() -> Changed:
-        session = ctx.session(name)
-        session.up(build=options.build, force=options.force)
-        return Changed(what="up", services=session.known_services(), message="up")
-
-    return await ctx.run(run)
+    request = to_request(body or UpBody(), UpRequest)
+    return await ctx.run(lambda: _ops.run(ctx.ops(name), request))
 
 
 @router.post("/clusters/{name}/down", dependencies=CHANGE, tags=["clusters"])
 async def down(ctx: Context, name: Name, body: DownBody | None = None) -> Changed:
     """`squall down`: remove every container, network and rule of the cluster."""
     options = body or DownBody()
-
-    def run() -> Changed:
-        ctx.session(name).down(volumes=options.volumes, images=options.rmi == "local")
-        return Changed(what="down", message=f"{name}: down")
-
-    return await ctx.run(run)
+    request = DownRequest(volumes=options.volumes, images=options.rmi == "local")
+    return await ctx.run(lambda: _ops.run(ctx.ops(name), request))
 
 
 @router.get("/clusters/{name}/services", dependencies=READ, tags=["services"])
 async def list_services(ctx: Context, name: Name) -> list[dict[str, Any]]:
     """Services as the engine sees them (a `missing` row for each one not created)."""
-    return await ctx.run(lambda: _ops.services(ctx.session(name)))
+    return await ctx.run(lambda: _ops.services(ctx.ops(name)))
 
 
 @router.get("/clusters/{name}/services/{service}", dependencies=READ, tags=["services"])
@@ -137,74 +132,74 @@ async def get_service(
 ) -> dict[str, Any]:
     """One service as in `squall status --json`, with its faults."""
     read_kernel = reads_kernel() if kernel is None else kernel
-    return await ctx.run(lambda: _ops.service(ctx.session(name), service, read_kernel))
+    return await ctx.run(lambda: _ops.service(ctx.ops(name), service, read_kernel))
 
 
 @router.post("/clusters/{name}/actions", dependencies=CHANGE, tags=["services"])
 async def act(ctx: Context, name: Name, body: ActionBody) -> Changed:
     """`squall start|stop|restart|kill|pause|unpause SERVICE... | --all | --random`."""
-    return await ctx.run(lambda: _ops.act(ctx.session(name), body))
+    return await ctx.run(lambda: _ops.act(ctx.ops(name), body))
 
 
 @router.get("/clusters/{name}/networks", dependencies=READ, tags=["services"])
 async def list_networks(ctx: Context, name: Name) -> list[dict[str, Any]]:
     """As `squall net ls --json`."""
-    return await ctx.run(lambda: _ops.networks(ctx.session(name)))
+    return await ctx.run(lambda: _ops.networks(ctx.ops(name)))
 
 
 @router.get("/clusters/{name}/shapes", dependencies=READ, tags=["faults"])
 async def list_shapes(ctx: Context, name: Name) -> dict[str, list[ShapeView]]:
     """The shapes in force, per service."""
-    return await ctx.run(lambda: _ops.shapes(ctx.session(name)))
+    return await ctx.run(lambda: _ops.shapes(ctx.ops(name)))
 
 
 @router.post("/clusters/{name}/shapes", dependencies=CHANGE, tags=["faults"])
 async def add_shape(ctx: Context, name: Name, body: ShapeBody) -> Changed:
     """`squall shape`: add a shape (replacing one with the same peers and ports)."""
-    return await ctx.run(lambda: _ops.shape(ctx.session(name), body))
+    return await ctx.run(lambda: _ops.shape(ctx.ops(name), body))
 
 
 @router.get("/clusters/{name}/presets", dependencies=READ, tags=["faults"])
 async def list_presets(ctx: Context, name: Name) -> dict[str, str]:
     """Blockade's presets with this cluster's values (`x-squall: presets:`)."""
-    return await ctx.run(lambda: _ops.presets(ctx.session(name)))
+    return await ctx.run(lambda: _ops.presets(ctx.ops(name)))
 
 
 @router.post("/clusters/{name}/presets/{preset}", dependencies=CHANGE, tags=["faults"])
 async def apply_preset(ctx: Context, name: Name, preset: PresetRoute, body: PresetBody) -> Changed:
     """`squall slow|flaky|duplicate|fast`: fast removes every shape of the services."""
-    return await ctx.run(lambda: _ops.preset(ctx.session(name), preset, body))
+    return await ctx.run(lambda: _ops.preset(ctx.ops(name), preset, body))
 
 
 @router.get("/clusters/{name}/partition", dependencies=READ, tags=["faults"])
 async def get_partition(ctx: Context, name: Name) -> dict[str, Any]:
     """The partition in force: its groups and its cuts `[src, dst, one_way]`."""
-    return await ctx.run(lambda: ctx.session(name).desired_faults().partition.to_dict())
+    return await ctx.run(lambda: ctx.ops(name).partition().to_dict())
 
 
 @router.put("/clusters/{name}/partition", dependencies=CHANGE, tags=["faults"])
 async def set_partition(ctx: Context, name: Name, body: PartitionBody) -> Changed:
     """`squall partition` / `squall isolate`: replaces the partition in force."""
-    return await ctx.run(lambda: _ops.partition(ctx.session(name), body))
+    return await ctx.run(lambda: _ops.partition(ctx.ops(name), body))
 
 
 @router.delete("/clusters/{name}/partition", dependencies=CHANGE, tags=["faults"])
 async def join(ctx: Context, name: Name, dry_run: bool = False) -> Changed:
     """`squall join`: heal every partition (shapes stay)."""
-    return await ctx.run(lambda: _ops.join(ctx.session(name), dry_run))
+    return await ctx.run(lambda: _ops.run(ctx.ops(name), JoinRequest(dry_run)))
 
 
 @router.get("/clusters/{name}/probe", dependencies=READ, tags=["probe"])
 async def get_probe(ctx: Context, name: Name) -> dict[str, Any]:
     """The latest probe made through the API (404 before the first)."""
-    return await ctx.run(lambda: _ops.latest_probe(ctx.session(name)))
+    return await ctx.run(lambda: _ops.latest_probe(ctx.ops(name)))
 
 
 @router.post("/clusters/{name}/probe", dependencies=CHANGE, tags=["probe"])
 async def run_probe(ctx: Context, name: Name, body: ProbeBody | None = None) -> dict[str, Any]:
     """`squall probe`: RTT p50/p99 and loss per pair, as `squall probe --json` (needs root)."""
     options = body or ProbeBody()
-    return await ctx.run(lambda: _ops.probe(ctx.session(name), options))
+    return await ctx.run(lambda: _ops.probe(ctx.ops(name), options))
 
 
 @router.get("/clusters/{name}/events", dependencies=READ, tags=["events"])
@@ -257,7 +252,7 @@ async def chaos_status(ctx: Context, name: Name) -> ChaosStatus:
     """Is a chaos run going on this cluster (started here, by the CLI, or detached)?"""
 
     def read() -> ChaosStatus:
-        pid = chaos.running_chaos(ctx.session(name).state.path)
+        pid = ctx.ops(name).chaos_running()
         return ChaosStatus(running=pid is not None, pid=pid)
 
     return await ctx.run(read)
@@ -266,10 +261,11 @@ async def chaos_status(ctx: Context, name: Name) -> ChaosStatus:
 @router.post("/clusters/{name}/chaos", dependencies=CHANGE, tags=["chaos"])
 async def chaos_start(ctx: Context, name: Name, body: ChaosBody | None = None) -> ChaosStatus:
     """`squall chaos --detach`: start a seeded run in the background (409 if one runs)."""
-    options = body or ChaosBody()
+    request = to_request(body or ChaosBody(), ChaosRequest)
 
     def start() -> ChaosStatus:
-        return _ops.start_chaos(ctx.session(name), ctx.backend.name, options)
+        result = ctx.ops(name).run(request)
+        return ChaosStatus(running=True, pid=result.pid, seed=result.seed)
 
     return await ctx.run(start)
 
@@ -279,7 +275,7 @@ async def chaos_stop(ctx: Context, name: Name) -> ChaosStatus:
     """`squall chaos stop`: end the run; it heals everything it did."""
 
     def stop() -> ChaosStatus:
-        chaos.stop_chaos(ctx.session(name).state.path)
+        ctx.ops(name).run(ChaosStopRequest())
         return ChaosStatus(running=False)
 
     return await ctx.run(stop)

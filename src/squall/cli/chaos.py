@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import random
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Group, RenderableType
@@ -13,17 +13,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from squall import chaos as chaos_run
 from squall import events as event_log
-from squall.cli.options import CONTEXT, Options, pass_options
-from squall.events import Actor
-from squall.session import Session
+from squall.chaos.runner import ChaosState, Stop, run_events, signals_stop
+from squall.cli.options import CONTEXT, Options, field_options, pass_options
+from squall.ops.fields import fields_of
+from squall.ops.requests import ChaosRequest, ChaosStopRequest
 
-
-def _chaos_session(options: Options, run: str, **extra: object) -> Session:
-    session = options.session(need_file=True)
-    session.actor = Actor("chaos", run=run, extra=dict(extra))
-    return session
+CHAOS_FIELDS = fields_of(ChaosRequest)
 
 
 class _View:
@@ -45,7 +41,7 @@ class _View:
         if self.live is not None:
             self.live.__exit__(None, None, None)
 
-    def __call__(self, state: chaos_run.ChaosState) -> None:
+    def __call__(self, state: ChaosState) -> None:
         if self.live is None:
             for line in state.log[self.printed :]:
                 self.options.say(line)
@@ -53,7 +49,7 @@ class _View:
             return
         self.live.update(self.render(state))
 
-    def render(self, state: chaos_run.ChaosState) -> Group:
+    def render(self, state: ChaosState) -> Group:
         now = time.monotonic()
         elapsed = state.elapsed(now)
         header = Text(
@@ -78,18 +74,7 @@ class _View:
 
 
 @click.group(name="chaos", invoke_without_command=True, context_settings=CONTEXT)
-@click.option("--duration", default="10m", show_default=True, help="How long to run.")
-@click.option("--seed", type=int, help="Same seed, same cluster: same timeline (default random).")
-@click.option(
-    "--events",
-    "kinds",
-    default=",".join(chaos_run.KINDS),
-    show_default=True,
-    help="Kinds of fault to draw from.",
-)
-@click.option("--interval", default="5s..30s", show_default=True, help="Calm between rounds.")
-@click.option("--hold", default="5s..30s", show_default=True, help="How long a round lasts.")
-@click.option("--at-once", default="1..1", show_default=True, help="Faults per round.")
+@field_options(CHAOS_FIELDS)
 @click.option("--detach", is_flag=True, help="Run in the background; `squall chaos stop` ends it.")
 @click.option("--dry-run", is_flag=True, help="Print the timeline; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: the timeline as JSON.")
@@ -98,15 +83,11 @@ class _View:
 def chaos(
     ctx: click.Context,
     options: Options,
-    duration: str,
-    seed: int | None,
-    kinds: str,
-    interval: str,
-    hold: str,
-    at_once: str,
+    /,
     detach: bool,
     dry_run: bool,
     as_json: bool,
+    **fields: Any,
 ) -> None:
     """Faults on a seeded schedule while your system runs; Ctrl-C heals everything.
 
@@ -121,23 +102,16 @@ def chaos(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from squall.units import parse_duration
-
-    seconds = parse_duration(duration, "--duration").seconds
-    chosen_seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
-    session = options.session(need_file=True)
-    holy, neutral = session.roles()
-    plan = chaos_run.plan_chaos(
-        session.known_services(),
-        seed=chosen_seed,
-        duration=seconds,
-        kinds=chaos_run.parse_kinds(kinds),
-        interval=chaos_run.parse_span(interval, "--interval"),
-        hold=chaos_run.parse_span(hold, "--hold"),
-        at_once=chaos_run.parse_count_span(at_once, "--at-once"),
-        holy=holy,
-        neutral=neutral,
+    defaults = ChaosRequest()
+    request = ChaosRequest(
+        **{k: v if v is not None else getattr(defaults, k) for k, v in fields.items()}
     )
+    ops = options.ops(need_file=True)
+    if detach:
+        options.say(ops.run(request).message)
+        options.say("`squall chaos stop` heals and ends it; `squall events -f` follows it")
+        return
+    plan = ops.plan_chaos(request)
     if dry_run:
         if as_json:
             click.echo(json.dumps(plan.to_dict(), indent=2))
@@ -146,49 +120,18 @@ def chaos(
             faults = "; ".join(f.describe() for f in rnd.faults) or "-"
             click.echo(f"{rnd.at:8.1f}s  for {rnd.hold:5.1f}s  {faults}")
         return
-    if detach:
-        _detach(options, session, chosen_seed, duration, kinds, interval, hold, at_once)
-        return
-    run = chaos_run.new_run_id()
-    session = _chaos_session(options, run, seed=chosen_seed)
-    options.say(f"chaos run {run}, seed {chosen_seed}: Ctrl-C heals and stops")
-    stop = chaos_run.Stop()
-    with (
-        chaos_run.pidfile(session.state.ensure()),
-        chaos_run.signals_stop(stop),
-        _View(options, "chaos") as view,
-    ):
-        state = chaos_run.ChaosRunner(session, stop, view).run(plan, run)
-    options.say(f"chaos run {run} {state.finished}; everything healed (see `squall events`)")
-
-
-def _detach(
-    options: Options,
-    session: Session,
-    seed: int,
-    duration: str,
-    kinds: str,
-    interval: str,
-    hold: str,
-    at_once: str,
-) -> None:
-    pid = chaos_run.start_detached(
-        session, options.backend_name, seed, duration, kinds, interval, hold, at_once
-    )
-    options.say(f"chaos running in the background: pid {pid}, seed {seed}")
-    options.say("`squall chaos stop` heals and ends it; `squall events -f` follows it")
+    options.say(f"chaos run, seed {plan.seed}: Ctrl-C heals and stops")
+    stop = Stop()
+    with signals_stop(stop), _View(options, "chaos") as view:
+        state = ops.run_chaos(plan, stop, view)
+    options.say(f"chaos run {state.run} {state.finished}; everything healed (see `squall events`)")
 
 
 @chaos.command(name="stop")
 @pass_options
 def chaos_stop(options: Options) -> None:
     """Stop the cluster's chaos run (detached or in another shell); it heals first."""
-    session = options.session()
-    pid = chaos_run.stop_chaos(session.state.path)
-    if pid is None:
-        options.say("no chaos run is going on this cluster")
-    else:
-        options.say(f"chaos run {pid} stopped and healed")
+    options.say(options.ops().run(ChaosStopRequest()).message)
 
 
 @chaos.command(name="replay")
@@ -200,19 +143,12 @@ def chaos_replay(options: Options, log: Path, run_id: str | None) -> None:
 
     LOG is an event log (`events.jsonl`, or a copy of it).
     """
-    recorded = chaos_run.run_events(event_log.read(log), run_id)
-    original = recorded[0].run
-    run = chaos_run.new_run_id()
-    session = _chaos_session(options, run, replay_of=original)
-    options.say(f"replaying chaos run {original} as {run}: Ctrl-C heals and stops")
-    stop = chaos_run.Stop()
-    with (
-        chaos_run.pidfile(session.state.ensure()),
-        chaos_run.signals_stop(stop),
-        _View(options, "replay") as view,
-    ):
-        state = chaos_run.ChaosRunner(session, stop, view).replay(recorded, run)
-    options.say(f"replay {run} {state.finished}")
+    recorded = run_events(event_log.read(log), run_id)
+    options.say(f"replaying chaos run {recorded[0].run}: Ctrl-C heals and stops")
+    stop = Stop()
+    with signals_stop(stop), _View(options, "replay") as view:
+        state = options.ops(need_file=True).replay_chaos(recorded, stop, view)
+    options.say(f"replay {state.run} {state.finished}")
 
 
 COMMANDS = (chaos,)

@@ -1,4 +1,4 @@
-"""The `squall` command: parse, call the session, print. Errors exit here, once."""
+"""The `squall` command: parse into a request, run it, print. Errors exit here, once."""
 
 from __future__ import annotations
 
@@ -14,11 +14,20 @@ from squall import __version__
 from squall.cli import chaos as chaos_commands
 from squall.cli import faults as fault_commands
 from squall.cli import observe as observe_commands
-from squall.cli.options import CONTEXT, Options, chosen_services, pass_options, service_targets
+from squall.cli.options import CONTEXT, Options, pass_options, service_targets, targets
 from squall.cli.progress import ConsoleProgress
 from squall.cli.render import network_table, status_json, status_table, to_json
 from squall.cli.serve import serve as serve_command
 from squall.errors import SquallError
+from squall.ops.requests import (
+    ActionRequest,
+    DownRequest,
+    NetConnectRequest,
+    NetCreateRequest,
+    NetDisconnectRequest,
+    NetRemoveRequest,
+    UpRequest,
+)
 from squall.runtime.base import Action
 from squall.runtime.select import BACKEND_NAMES
 from squall.sqlite.cli import sqlite_group
@@ -71,11 +80,7 @@ def cli(
     options = Options(file, project, backend, verbose=verbose)
     ctx.obj = options
 
-    def close() -> None:
-        if options.backend is not None:
-            options.backend.close()
-
-    ctx.call_on_close(close)
+    ctx.call_on_close(options.close)
 
 
 @cli.command()
@@ -88,10 +93,10 @@ def up(options: Options, build: bool, force: bool) -> None:
     Running it again changes only what differs from the file. Ctrl-C stops cleanly;
     `squall down` then removes whatever was created.
     """
-    session = options.session(need_file=True)
-    with ConsoleProgress(options.err, title=f"squall up {session.project}") as progress:
-        session.up(build=build, force=force, progress=progress)
-    options.out.print(status_table(session.cluster_status(read_kernel=False), kernel_note=False))
+    ops = options.ops(need_file=True)
+    with ConsoleProgress(options.err, title=f"squall up {ops.project}") as progress:
+        ops.run(UpRequest(build=build, force=force), progress)
+    options.out.print(status_table(ops.status(read_kernel=False), kernel_note=False))
 
 
 @cli.command()
@@ -108,9 +113,9 @@ def down(options: Options, volumes: bool, rmi: str | None) -> None:
 
     With -p NAME it works from any directory, and even if the cluster file no longer loads.
     """
-    session = options.session(removing=True)
-    with ConsoleProgress(options.err, title=f"squall down {session.project}") as progress:
-        session.down(volumes=volumes, images=rmi == "local", progress=progress)
+    ops = options.ops(removing=True)
+    with ConsoleProgress(options.err, title=f"squall down {ops.project}") as progress:
+        ops.run(DownRequest(volumes=volumes, images=rmi == "local"), progress)
 
 
 @cli.command(name="status")
@@ -122,8 +127,7 @@ def status(options: Options, as_json: bool) -> None:
     Faults are shown as desired and checked against what the kernel really holds;
     any difference is flagged as drift (reading the kernel needs root).
     """
-    session = options.session()
-    report = session.cluster_status(read_kernel=os.geteuid() == 0)
+    report = options.ops().status(read_kernel=os.geteuid() == 0)
     if as_json:
         click.echo(status_json(report))
     else:
@@ -140,9 +144,8 @@ cli.add_command(status, name="ps")
 @pass_options
 def logs(options: Options, service: str, follow: bool, tail: int | None) -> None:
     """Print a service's output."""
-    session = options.session()
     out = sys.stdout.buffer
-    for chunk in session.logs(service, follow=follow, tail=tail):
+    for chunk in options.ops().logs(service, follow=follow, tail=tail):
         out.write(chunk)
         out.flush()
 
@@ -157,9 +160,8 @@ def logs(options: Options, service: str, follow: bool, tail: int | None) -> None
 def exec_command(options: Options, no_tty: bool, service: str, command: tuple[str, ...]) -> None:
     """Run COMMAND inside SERVICE: squall exec api -- sh -c 'echo hi'."""
     argv = list(command[1:] if command[:1] == ("--",) else command)
-    session = options.session()
     tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
-    sys.exit(session.exec(service, argv, tty=tty))
+    sys.exit(options.ops().exec(service, argv, tty=tty))
 
 
 def _action_command(action: Action, help_text: str) -> click.Command:
@@ -172,10 +174,8 @@ def _action_command(action: Action, help_text: str) -> click.Command:
         pick_random: bool,
         signal: str | None = None,
     ) -> None:
-        session = options.session()
-        chosen = chosen_services(session, services, all_services, pick_random)
-        session.act(chosen, action, signal=signal)
-        options.say(f"{action}: {', '.join(chosen)}")
+        request = ActionRequest(action, targets(services, all_services, pick_random), signal)
+        options.say(options.ops().run(request).message)
 
     command.__doc__ = help_text
     if action is Action.KILL:
@@ -206,12 +206,12 @@ def net() -> None:
 @pass_options
 def net_ls(options: Options, as_json: bool) -> None:
     """List the cluster's networks with subnets and attached services."""
-    session = options.session()
-    networks = session.networks()
+    ops = options.ops()
+    networks = ops.networks()
     if as_json:
         click.echo(to_json(networks))
     else:
-        options.out.print(network_table(networks, session.project))
+        options.out.print(network_table(networks, ops.project))
 
 
 @net.command(name="create")
@@ -221,11 +221,8 @@ def net_ls(options: Options, as_json: bool) -> None:
 @pass_options
 def net_create(options: Options, name: str, subnet: str | None, internal: bool) -> None:
     """Create a bridge network belonging to the cluster (removed by `down`)."""
-    created = options.session().create_network(name, subnet=subnet, internal=internal)
-    options.say(
-        f"network {created.name} created"
-        f" ({created.backend_name}, {','.join(created.subnets) or '-'})"
-    )
+    request = NetCreateRequest(name, subnet=subnet, internal=internal)
+    options.say(options.ops().run(request).message)
 
 
 @net.command(name="rm")
@@ -233,8 +230,7 @@ def net_create(options: Options, name: str, subnet: str | None, internal: bool) 
 @pass_options
 def net_rm(options: Options, name: str) -> None:
     """Remove a cluster network."""
-    options.session().remove_network(name)
-    options.say(f"network {name} removed")
+    options.say(options.ops().run(NetRemoveRequest(name)).message)
 
 
 @net.command(name="connect")
@@ -244,8 +240,7 @@ def net_rm(options: Options, name: str) -> None:
 @pass_options
 def net_connect(options: Options, network: str, service: str, aliases: tuple[str, ...]) -> None:
     """Attach SERVICE to NETWORK (it keeps its other networks)."""
-    options.session().connect(network, service, aliases=aliases)
-    options.say(f"{service} connected to {network}")
+    options.say(options.ops().run(NetConnectRequest(network, service, aliases)).message)
 
 
 @net.command(name="disconnect")
@@ -254,8 +249,7 @@ def net_connect(options: Options, network: str, service: str, aliases: tuple[str
 @pass_options
 def net_disconnect(options: Options, network: str, service: str) -> None:
     """Detach SERVICE from NETWORK."""
-    options.session().disconnect(network, service)
-    options.say(f"{service} disconnected from {network}")
+    options.say(options.ops().run(NetDisconnectRequest(network, service)).message)
 
 
 @cli.group(context_settings=CONTEXT)

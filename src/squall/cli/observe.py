@@ -11,6 +11,7 @@ from rich.text import Text
 
 from squall import events as event_log
 from squall.cli.options import CONTEXT, Options, pass_options
+from squall.ops.requests import ProbeRequest
 from squall.probe import DEFAULT_COUNT, DEFAULT_THROUGHPUT_SECONDS, PairResult, ProbeReport
 
 
@@ -34,8 +35,7 @@ def events(
     Changes by the CLI, the Python API, chaos runs and `--duration` timers all land in
     one log (`events.jsonl` in the state directory), kept after `down` until the next.
     """
-    session = options.session()
-    path = session.events_path()
+    path = options.ops().events_path()
 
     def show(event: event_log.Event) -> None:
         if as_json:
@@ -91,13 +91,13 @@ def probe(
     trips, like ping's. With SERVICE names, only pairs from or to those services.
     Partitioned pairs are marked; a mark that disagrees with the figures is flagged.
     """
-    session = options.session()
-    report = session.probe(
+    request = ProbeRequest(
         services,
         count=count,
         timeout=timeout,
         throughput_seconds=DEFAULT_THROUGHPUT_SECONDS if throughput else None,
     )
+    report = options.ops().probe(request)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return

@@ -1,10 +1,11 @@
-"""What every command shares: global flags, the session they lead to, service targets."""
+"""What every command shares: global flags, the operations they lead to, flags derived
+from the declarations of `squall.ops` (so a field is declared once, for every front end).
+"""
 
 from __future__ import annotations
 
 import os
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,10 +13,10 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from squall.errors import SpecError
-from squall.runtime.base import Backend
-from squall.runtime.select import choose_backend, make_backend
-from squall.session import ClusterRef, Session, resolve_cluster
+from squall.ops.fields import Field
+from squall.ops.opening import Where
+from squall.ops.operations import Operations
+from squall.ops.requests import Targets
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -33,7 +34,7 @@ def _stdout_console() -> Console:
 
 @dataclass
 class Options:
-    """Global flags, and the backend once a command asks for one."""
+    """Global flags, and the operations once a command asks for them."""
 
     file: Path | None
     project: str | None
@@ -41,46 +42,40 @@ class Options:
     verbose: bool = False
     out: Console = field(default_factory=_stdout_console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
-    backend: Backend | None = None
+    opened: Operations | None = None
 
     def say(self, text: str) -> None:
         """One plain line on stderr (progress and confirmations; stdout stays data)."""
         self.err.print(text, markup=False, highlight=False, soft_wrap=True)
 
-    def session(self, *, need_file: bool = False, removing: bool = False) -> Session:
-        """The session for the chosen cluster; `need_file` marks `up`, which also says
+    @property
+    def where(self) -> Where:
+        return Where(file=self.file, project=self.project, backend=self.backend_name)
+
+    def ops(self, *, need_file: bool = False, removing: bool = False) -> Operations:
+        """Operations on the chosen cluster; `need_file` marks `up`, which also says
         which backend `auto` picked (other commands say so only with -v, so an error
         stays one line). `removing` marks `down`: with -p, a cluster file that no longer
         loads does not keep it from removing what the project left."""
-        try:
-            cluster = resolve_cluster(self.file, self.project, Path.cwd(), need_file=need_file)
-        except SpecError as exc:
-            if not removing or self.project is None:
-                raise
-            self.say(f"warning: {exc}; going on with -p {self.project} (found by label)")
-            cluster = ClusterRef(self.project, None)
-        if cluster.spec is not None:
-            for warning in cluster.spec.warnings:
-                self.say(f"warning: {warning}")
-        backend = self.backend_for(cluster, say_choice=need_file)
-        return Session.create(cluster, backend, log=self.kernel_log())
-
-    def backend_for(self, cluster: ClusterRef, *, say_choice: bool = False) -> Backend:
-        """The backend `cluster` runs on: --backend, else the file's `x-squall: backend`,
-        else the one the project already lives on, else docker if an engine answers."""
-        if self.backend is None:
-            name = choose_backend(
-                self.backend_name,
-                preferred=cluster.spec.options.backend if cluster.spec is not None else None,
-                project=cluster.project,
-                notice=self.say if say_choice or self.verbose else None,
+        if self.opened is None:
+            self.opened = Operations.open(
+                self.where,
+                need_file=need_file,
+                removing=removing,
+                warn=self.say,
+                notice=self.say if need_file or self.verbose else None,
+                log=self.kernel_log(),
             )
-            self.backend = make_backend(name, log=self.kernel_log())
-        return self.backend
+        return self.opened
 
     def kernel_log(self) -> Callable[[str], None] | None:
         """Where -v prints every kernel command."""
         return (lambda line: self.say(f"+ {line}")) if self.verbose else None
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
 
 
 pass_options = click.make_pass_decorator(Options)
@@ -95,9 +90,34 @@ def service_targets(command: F) -> F:
     return click.argument("services", nargs=-1)(command)
 
 
-def chosen_services(
-    session: Session, services: tuple[str, ...], all_services: bool, pick_random: bool
-) -> list[str]:
-    return session.select_services(
-        services, all_services=all_services, pick_random=pick_random, rng=random.Random()
-    )
+def targets(services: tuple[str, ...], all_services: bool, pick_random: bool) -> Targets:
+    return Targets(services, all_services, pick_random)
+
+
+def field_options(declared: Iterable[Field]) -> Callable[[F], F]:
+    """Click options made from declared fields: `loss_correlation` -> `--loss-correlation`."""
+
+    def decorate(command: F) -> F:
+        for f in reversed(tuple(declared)):
+            help_text = f.doc.help + (f" E.g. {f.doc.example}." if f.doc.example else "")
+            command = click.option(
+                f.flag,
+                f.name,
+                type=click.Choice(f.choices) if f.choices else None,
+                multiple=f.doc.many,
+                default=f.doc.default,
+                show_default=f.doc.default is not None,
+                help=help_text,
+            )(command)
+        return command
+
+    return decorate
+
+
+def given(values: dict[str, Any], declared: Iterable[Field]) -> dict[str, Any]:
+    """The declared fields a user gave on the command line (defaults and empty left out)."""
+    return {
+        f.name: values[f.name]
+        for f in declared
+        if values.get(f.name) is not None and values.get(f.name) != ()
+    }

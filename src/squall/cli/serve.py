@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from squall.cli.options import CONTEXT, Options, pass_options
+from squall.ops.opening import Where
 
 
 @click.command(context_settings=CONTEXT)
@@ -41,23 +42,18 @@ def serve(options: Options, host: str, port: int, token_file: Path | None) -> No
     """
     # Imported here: the web stack costs every other command its start-up time.
     from squall import api
-    from squall.session import resolve_cluster
     from squall.state import StateDir, default_state_root
 
     api.check_bind(host, token_file)
-    cwd = Path.cwd()
-    cluster = resolve_cluster(options.file, options.project, cwd, need_file=False)
-    if cluster.spec is not None:
-        for warning in cluster.spec.warnings:
-            options.say(f"warning: {warning}")
     root = default_state_root()
-    state = StateDir(root, cluster.project)
+    ops = options.ops()
+    project = ops.project
     token = api.load_or_create_token(
-        token_file if token_file is not None else state.ensure() / api.TOKEN_FILE
+        token_file if token_file is not None else StateDir(root, project).ensure() / api.TOKEN_FILE
     )
-    backend = options.backend_for(cluster)
     file = options.file.resolve() if options.file is not None else None
-    context = api.ApiContext(cluster.project, file, cwd, backend, root)
+    where = Where(file=file, project=project, backend=options.backend_name, state_root=root)
+    context = api.ApiContext(where, ops.session.backend)
     loopback = api.is_loopback(host)
     policy = api.AuthPolicy(token, reads_need_token=not loopback)
     allowed = ("127.0.0.1", "localhost", "::1") if loopback else None
@@ -66,8 +62,8 @@ def serve(options: Options, host: str, port: int, token_file: Path | None) -> No
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{bound_port}"
-    options.say(f"squall serve: cluster {cluster.project!r} on {base}  (Ctrl-C stops)")
-    options.say(f"  API: {base}/api/clusters/{cluster.project}  ·  OpenAPI: {base}/openapi.json")
+    options.say(f"squall serve: cluster {project!r} on {base}  (Ctrl-C stops)")
+    options.say(f"  API: {base}/api/clusters/{project}  ·  OpenAPI: {base}/openapi.json")
     options.say("  dashboard (the token is in the URL; keep it to yourself):")
     click.echo(f"{base}/?token={token}")
     try:

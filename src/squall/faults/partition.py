@@ -287,6 +287,16 @@ def _host(address: str) -> str:
         raise UsageError(f"not an address: {address}") from exc
 
 
+def describe_partition(cut: Partition) -> str:
+    """One line for people: `partition (groups): a,b | c`, or the cuts as arrows."""
+    if not cut:
+        return "no partition: every service reaches every other"
+    if cut.groups:
+        return f"partition ({cut.kind}): " + " | ".join(",".join(g) for g in cut.groups)
+    arrows = ", ".join(f"{c.src}-/->{c.dst}" for c in cut.cuts)
+    return f"partition ({cut.kind}): {arrows}"
+
+
 __all__ = [
     "JEPSEN_SHAPES",
     "Grudge",
@@ -296,6 +306,7 @@ __all__ = [
     "blocks",
     "bridge_grudge",
     "complete_grudge",
+    "describe_partition",
     "groups_partition",
     "isolate",
     "jepsen",

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from squall.api import ApiContext, AuthPolicy, create_app
+from squall.ops.opening import Where
 from tests.unit.fakes import FakeBackend
 
 TOKEN = "unit-test-token-0123456789"
@@ -23,9 +24,10 @@ services:
 def make_client(tmp_path: Path, *, reads_need_token: bool = False) -> TestClient:
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "compose.yaml").write_text(COMPOSE)
-    context = ApiContext(
-        "unit", tmp_path / "compose.yaml", tmp_path, FakeBackend(), tmp_path / "state"
+    where = Where(
+        file=tmp_path / "compose.yaml", project="unit", cwd=tmp_path, state_root=tmp_path / "state"
     )
+    context = ApiContext(where, FakeBackend())
     app = create_app(
         context,
         AuthPolicy(TOKEN, reads_need_token=reads_need_token),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from squall.cli import main as cli_main
-from squall.cli import options as cli_options
+from squall.ops import opening
 from tests.unit.fakes import FakeBackend
 
 COMPOSE = """\
@@ -27,7 +27,7 @@ services:
 @pytest.fixture
 def backend(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBackend:
     fake = FakeBackend()
-    monkeypatch.setattr(cli_options, "make_backend", lambda name, **hints: fake)
+    monkeypatch.setattr(opening, "make_backend", lambda name, **hints: fake)
     monkeypatch.setenv("SQUALL_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "compose.yaml").write_text(COMPOSE)

@@ -1,8 +1,9 @@
 """Faults as a user asks for them (flag strings, group lists) -> faults as data.
 
-The CLI and the Python API both take `--delay 100ms --to db` / `delay="100ms", to=["db"]`
-and partition groups; this module is the one place that turns them into a `Shape` plus
-the peer services, or into a `Partition`. It does no I/O.
+Every front end hands over `--delay 100ms --to db` / `{"delay": "100ms", "to": ["db"]}`
+/ `delay="100ms", to=["db"]` as the same `ShapeFields`, and partition groups as lists;
+this module is the one place that turns them into a `Shape` plus the peer services, or
+into a `Partition`. It does no I/O.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from typing import cast
 
 from squall.errors import UsageError
 from squall.faults.model import (
-    Direction,
     Partition,
-    Proto,
     Selector,
     Shape,
     parse_peer,
@@ -30,12 +29,12 @@ from squall.faults.partition import (
     one_way,
     random_partition,
 )
-from squall.faults.shaper_config import Distribution
-from squall.units import parse_duration, parse_percent, parse_rate
+from squall.ops.fields import ShapeFields
+from squall.units import Duration, Percent, parse_duration, parse_percent, parse_rate
 
 
 @dataclass(frozen=True)
-class ShapeRequest:
+class ShapeAsked:
     """A shape and the services named with `--to` (resolved to addresses when applied)."""
 
     shape: Shape
@@ -48,25 +47,8 @@ def split_names(values: Iterable[str]) -> list[str]:
 
 
 def build_shape(
-    *,
-    known_services: Collection[str],
-    delay: str | None = None,
-    jitter: str | None = None,
-    distribution: str = "uniform",
-    correlation: str | None = None,
-    loss: str | None = None,
-    loss_correlation: str | None = None,
-    rate: str | None = None,
-    duplicate: str | None = None,
-    corrupt: str | None = None,
-    reorder: str | None = None,
-    to: Sequence[str] = (),
-    port: str | None = None,
-    proto: str | None = None,
-    direction: str = "egress",
-    duration: str | None = None,
-    now: float | None = None,
-) -> ShapeRequest:
+    fields: ShapeFields, *, known_services: Collection[str], now: float | None = None
+) -> ShapeAsked:
     """A `Shape` from `squall shape`'s flag values (`"100ms"`, `"20%"`, `"50kbps"`).
 
     `to` holds service names and CIDRs; names of `known_services` become peer services,
@@ -77,39 +59,49 @@ def build_shape(
     """
     to_services: list[str] = []
     cidrs: list[str] = []
-    for value in split_names(to):
+    for value in split_names(fields.get("to", ())):
         if value in known_services:
             to_services.append(value)
         else:
             cidrs.append(parse_peer(value))
     expires_at = None
+    duration = fields.get("duration")
     if duration is not None:
         parsed = parse_duration(duration, "--duration")
         if parsed.ns <= 0:
             raise UsageError(f"--duration {duration}: must be more than 0")
         expires_at = (time.time() if now is None else now) + parsed.seconds
+
+    def percent(name: str) -> Percent | None:
+        text = cast(str | None, fields.get(name))
+        return parse_percent(text, "--" + name.replace("_", "-")) if text else None
+
+    def duration_of(name: str) -> Duration | None:
+        text = cast(str | None, fields.get(name))
+        return parse_duration(text, "--" + name) if text else None
+
+    rate = fields.get("rate")
+    port = fields.get("port")
     shape = Shape(
-        delay=parse_duration(delay, "--delay") if delay else None,
-        jitter=parse_duration(jitter, "--jitter") if jitter else None,
-        distribution=cast(Distribution, distribution),
-        correlation=parse_percent(correlation, "--correlation") if correlation else None,
-        loss=parse_percent(loss, "--loss") if loss else None,
-        loss_correlation=parse_percent(loss_correlation, "--loss-correlation")
-        if loss_correlation
-        else None,
+        delay=duration_of("delay"),
+        jitter=duration_of("jitter"),
+        distribution=fields.get("distribution", "uniform"),
+        correlation=percent("correlation"),
+        loss=percent("loss"),
+        loss_correlation=percent("loss_correlation"),
         rate=parse_rate(rate, "--rate") if rate else None,
-        duplicate=parse_percent(duplicate, "--duplicate") if duplicate else None,
-        corrupt=parse_percent(corrupt, "--corrupt") if corrupt else None,
-        reorder=parse_percent(reorder, "--reorder") if reorder else None,
+        duplicate=percent("duplicate"),
+        corrupt=percent("corrupt"),
+        reorder=percent("reorder"),
         selector=Selector(
             peers=tuple(cidrs),
             ports=parse_ports(port) if port else (),
-            proto=cast(Proto | None, proto),
-            direction=cast(Direction, direction),
+            proto=fields.get("proto"),
+            direction=fields.get("direction", "egress"),
         ),
         expires_at=expires_at,
     )
-    return ShapeRequest(shape, tuple(dict.fromkeys(to_services)))
+    return ShapeAsked(shape, tuple(dict.fromkeys(to_services)))
 
 
 def build_partition(
@@ -164,20 +156,4 @@ def build_isolation(
     return blockade_partition([[s] for s in services], known, holy, neutral)
 
 
-def describe_partition(cut: Partition) -> str:
-    if not cut:
-        return "no partition: every service reaches every other"
-    if cut.groups:
-        return f"partition ({cut.kind}): " + " | ".join(",".join(g) for g in cut.groups)
-    arrows = ", ".join(f"{c.src}-/->{c.dst}" for c in cut.cuts)
-    return f"partition ({cut.kind}): {arrows}"
-
-
-__all__ = [
-    "ShapeRequest",
-    "build_isolation",
-    "build_partition",
-    "build_shape",
-    "describe_partition",
-    "split_names",
-]
+__all__ = ["ShapeAsked", "build_isolation", "build_partition", "build_shape", "split_names"]

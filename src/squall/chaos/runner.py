@@ -1,228 +1,37 @@
-"""`squall chaos`: a seeded schedule of faults while the system under test runs.
+"""Running a chaos plan (or replaying a recorded run) against a session.
 
-Blockade's chaos with Jepsen's partition shapes. The schedule is made up front from
-the seed and the cluster's services (sorted), so the same seed on the same cluster
-gives the same timeline (`plan_chaos`, pure). It runs in rounds: wait an `interval`,
-start `at_once` faults (distinct kinds), hold them for `hold`, heal them, and so on
-until `duration` is over. Every change goes through the session, so the event log
-records the run (`who: chaos`, `run: <id>`); `replay` re-runs a run from that log.
-
+Every change goes through the session, so the event log records the run (`who:
+chaos`, `run: <id>`); `replay` re-runs a run from that log at the same offsets.
 Stopping (Ctrl-C, SIGTERM from `squall chaos stop`, or the end of the run) heals
 everything: join, fast on every shaped service, unpause what it paused, start what it
 stopped or killed.
-
-Kinds: partition, slow, flaky, duplicate, stop, kill, pause. Holy services are never
-touched; neutral ones are never partitioned.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import random
-import re
 import secrets
 import signal
-import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
-from squall import detach
 from squall import events as event_log
-from squall.errors import ChaosError, ChaosRunning, SquallError, UsageError
+from squall.chaos.plan import SHAPE_KINDS, ChaosPlan, Fault
+from squall.errors import ChaosError, SquallError
 from squall.faults.desired import ShapeEntry
 from squall.faults.model import Partition, Shape
-from squall.faults.partition import JEPSEN_SHAPES, jepsen
-from squall.faults.request import describe_partition
 from squall.runtime.base import Action
 from squall.session import Session
-from squall.units import parse_duration
 
-KINDS: Final[tuple[str, ...]] = ("partition", "slow", "flaky", "duplicate", "stop", "kill", "pause")
-SHAPE_KINDS: Final = frozenset({"slow", "flaky", "duplicate"})
-SERVICE_KINDS: Final = frozenset({"stop", "kill", "pause"})
-PID_FILE: Final = "chaos.pid"
 REPLAYABLE: Final = frozenset(
     {"partition", "join", "shape", "slow", "flaky", "duplicate", "fast", "restore"}
     | {str(a) for a in Action}
 )
-
-
-@dataclass(frozen=True)
-class Span:
-    """A range to draw from: `1s..3s` (seconds) or `1..2` (counts)."""
-
-    low: float
-    high: float
-
-    def draw(self, rng: random.Random) -> float:
-        return self.low if self.low == self.high else rng.uniform(self.low, self.high)
-
-    def __str__(self) -> str:
-        return f"{self.low:g}..{self.high:g}"
-
-
-def parse_span(text: str, flag: str) -> Span:
-    """`MIN..MAX` or one value, as durations (`5s..30s`, `500ms`).
-
-    Raises:
-        UsageError: not a duration range, or MIN > MAX.
-    """
-    low, _, high = text.partition("..")
-    lo = parse_duration(low.strip(), flag).seconds
-    hi = parse_duration(high.strip(), flag).seconds if high else lo
-    if lo < 0 or hi < lo:
-        raise UsageError(f"{flag} {text}: use MIN..MAX with 0 <= MIN <= MAX")
-    return Span(lo, hi)
-
-
-def parse_count_span(text: str, flag: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?", text)
-    if match is None:
-        raise UsageError(f"{flag} {text}: use N or MIN..MAX (whole numbers)")
-    lo = int(match[1])
-    hi = int(match[2]) if match[2] else lo
-    if lo < 1 or hi < lo:
-        raise UsageError(f"{flag} {text}: use 1 <= MIN <= MAX")
-    return lo, hi
-
-
-def parse_kinds(text: str) -> tuple[str, ...]:
-    kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown or not kinds:
-        raise UsageError(f"--events {text}: choose from {','.join(KINDS)}")
-    return kinds
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One fault of a round."""
-
-    kind: str
-    targets: tuple[str, ...] = ()
-    partition: Partition | None = None
-
-    def describe(self) -> str:
-        if self.partition is not None:
-            return describe_partition(self.partition)
-        return f"{self.kind} {','.join(self.targets)}"
-
-    def to_dict(self) -> dict[str, Any]:
-        raw: dict[str, Any] = {"kind": self.kind, "targets": list(self.targets)}
-        if self.partition is not None:
-            raw["partition"] = self.partition.to_dict()
-        return raw
-
-
-@dataclass(frozen=True)
-class Round:
-    at: float
-    """Seconds after the start of the run."""
-    hold: float
-    faults: tuple[Fault, ...]
-
-    @property
-    def until(self) -> float:
-        return self.at + self.hold
-
-
-@dataclass(frozen=True)
-class ChaosPlan:
-    seed: int
-    duration: float
-    kinds: tuple[str, ...]
-    services: tuple[str, ...]
-    rounds: tuple[Round, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seed": self.seed,
-            "duration": self.duration,
-            "kinds": list(self.kinds),
-            "services": list(self.services),
-            "rounds": [
-                {
-                    "at": round(r.at, 3),
-                    "hold": round(r.hold, 3),
-                    "faults": [f.to_dict() for f in r.faults],
-                }
-                for r in self.rounds
-            ],
-        }
-
-
-def _partition(
-    pool: Sequence[str], rng: random.Random, holy: Collection[str], neutral: Collection[str]
-) -> Partition:
-    shapes = list(JEPSEN_SHAPES)
-    rng.shuffle(shapes)
-    for shape in shapes:
-        cut = jepsen(shape, pool, rng, holy, neutral)
-        if cut:
-            return cut
-    return Partition()
-
-
-def plan_chaos(
-    services: Sequence[str],
-    *,
-    seed: int,
-    duration: float,
-    kinds: Sequence[str] = KINDS,
-    interval: Span = Span(5.0, 30.0),
-    hold: Span = Span(5.0, 30.0),
-    at_once: tuple[int, int] = (1, 1),
-    holy: Collection[str] = (),
-    neutral: Collection[str] = (),
-) -> ChaosPlan:
-    """The whole timeline, from the seed alone: same inputs, same plan. Pure.
-
-    Raises:
-        ChaosError: no service may be touched, or the kinds cannot apply.
-    """
-    names = sorted(services)
-    pool = [s for s in names if s not in holy]
-    if not pool:
-        raise ChaosError("chaos needs a service that is not holy")
-    partitionable = [s for s in pool if s not in neutral]
-    usable = [k for k in kinds if k != "partition" or len(partitionable) >= 2]
-    if not usable:
-        raise ChaosError("a partition needs two services that are neither holy nor neutral")
-    rng = random.Random(seed)
-    rounds: list[Round] = []
-    t = interval.draw(rng)
-    while t < duration:
-        count = rng.randint(at_once[0], min(at_once[1], len(usable)))
-        chosen = sorted(rng.sample(sorted(usable), count), key=KINDS.index)
-        faults: list[Fault] = []
-        down: set[str] = set()
-        for kind in chosen:
-            if kind == "partition":
-                cut = _partition(names, rng, holy, neutral)
-                if cut:
-                    faults.append(Fault(kind, tuple(sorted({c.src for c in cut.cuts})), cut))
-                continue
-            candidates = [s for s in pool if kind not in SERVICE_KINDS or s not in down]
-            if not candidates:
-                continue
-            target = rng.choice(candidates)
-            if kind in SERVICE_KINDS:
-                down.add(target)
-            faults.append(Fault(kind, (target,)))
-        held = min(hold.draw(rng), duration - t)
-        rounds.append(Round(t, held, tuple(faults)))
-        t += held + interval.draw(rng)
-    return ChaosPlan(seed, duration, tuple(kinds), tuple(names), tuple(rounds))
-
-
-# Running --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -287,101 +96,7 @@ def signals_stop(stop: Stop) -> Iterator[None]:
             signal.signal(s, handler)
 
 
-@contextlib.contextmanager
-def pidfile(state_dir: Path) -> Iterator[None]:
-    """One chaos run per cluster; `squall chaos stop` finds it here."""
-    path = state_dir / PID_FILE
-    running = running_chaos(state_dir)
-    if running is not None:
-        raise ChaosRunning(f"a chaos run is going on this cluster already (pid {running})")
-    path.write_text(f"{os.getpid()}\n")
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            if path.read_text().strip() == str(os.getpid()):
-                path.unlink()
-
-
-def running_chaos(state_dir: Path) -> int | None:
-    from squall.faults.shaper.procs import command_line, is_zombie, read_pid
-
-    pid = read_pid(state_dir / PID_FILE)
-    if pid is None or pid == os.getpid() or is_zombie(pid):
-        return None
-    argv = command_line(pid)
-    return pid if any("squall" in a for a in argv) and "chaos" in argv else None
-
-
-def stop_chaos(state_dir: Path, wait: float = 120.0) -> int | None:
-    """Ask the cluster's chaos run to stop (it heals first); wait for it to exit.
-
-    Returns its pid, or None when no run is going.
-
-    Raises:
-        ChaosError: it did not exit within `wait` seconds.
-    """
-    pid = running_chaos(state_dir)
-    if pid is None:
-        return None
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + wait
-    from squall.faults.shaper.procs import is_zombie
-
-    while Path(f"/proc/{pid}").exists() and not is_zombie(pid):
-        if time.monotonic() > deadline:
-            raise ChaosError(f"chaos run {pid} did not stop within {wait:g}s")
-        time.sleep(0.1)
-    return pid
-
-
 View = Callable[[ChaosState], None]
-
-
-def start_detached(
-    session: Session,
-    backend_name: str,
-    seed: int,
-    duration: str,
-    kinds: str,
-    interval: str,
-    hold: str,
-    at_once: str,
-) -> int:
-    """Start `squall chaos` for the session's cluster in its own session; its pid.
-
-    The run outlives the caller (CLI `--detach`, the HTTP API); `stop_chaos` ends it.
-
-    Raises:
-        ChaosError: a run is already going, or the new one exited at once.
-    """
-    state_dir = session.state.ensure()
-    running = running_chaos(state_dir)
-    if running is not None:
-        raise ChaosRunning(f"a chaos run is going on this cluster already (pid {running})")
-    spec = session.cluster.spec
-    if spec is None:
-        raise ChaosError("a chaos run needs the cluster file")
-    argv = [
-        sys.executable, "-m", "squall", "-f", str(spec.source), "-p", session.project,
-        "--backend", backend_name, "chaos", "--duration", duration,
-        "--seed", str(seed), "--events", kinds, "--interval", interval,
-        "--hold", hold, "--at-once", at_once,
-    ]  # fmt: skip
-    env = {**os.environ, "SQUALL_STATE_DIR": str(session.state.root)}
-    try:
-        proc = detach.start_detached(argv, state_dir / "chaos.log", env=env)
-    except OSError as exc:
-        raise ChaosError(f"cannot start the chaos run: {exc}") from exc
-    deadline = time.monotonic() + 10
-    while running_chaos(state_dir) != proc.pid:
-        if proc.poll() is not None:
-            raise ChaosError(f"the chaos run exited at once; see {state_dir / 'chaos.log'}")
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    return proc.pid
 
 
 class ChaosRunner:
@@ -587,24 +302,14 @@ def changes(recorded: Sequence[event_log.Event]) -> list[tuple[str, tuple[str, .
 
 
 __all__ = [
-    "KINDS",
-    "ChaosPlan",
+    "REPLAYABLE",
     "ChaosRunner",
     "ChaosState",
-    "Fault",
     "InForce",
-    "Round",
-    "Span",
     "Stop",
+    "View",
     "changes",
     "new_run_id",
-    "parse_count_span",
-    "parse_kinds",
-    "parse_span",
-    "pidfile",
-    "plan_chaos",
     "run_events",
-    "running_chaos",
     "signals_stop",
-    "stop_chaos",
 ]

@@ -2,17 +2,16 @@
 
 One timer per cluster, for the earliest expiry; it takes the cluster's lock like any
 command, drops what has expired, re-applies, and schedules the next one. Its pidfile
-lives in the state directory and is checked against /proc before any signal.
+lives in the state directory and is checked against /proc before any signal. This
+module starts and cancels timers; the timer itself is `python -m squall.expiry`.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 from squall.detach import start_detached
@@ -66,38 +65,3 @@ def schedule(state_root: Path, project: str, backend: str, at: float | None) -> 
     ]
     proc = start_detached(argv, state_dir / "expiry.log")
     pidfile.write_text(f"{proc.pid}\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__)
-    parser.add_argument("--state-root", type=Path, required=True)
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--backend", required=True)
-    parser.add_argument("--at", type=float, required=True)
-    parser.add_argument("--pidfile", type=Path, required=True)
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    time.sleep(max(0.0, args.at - time.time()))
-
-    from squall.errors import SquallError
-    from squall.events import Actor
-    from squall.runtime.select import make_backend
-    from squall.session import ClusterRef, Session
-
-    try:
-        with make_backend(args.backend) as backend:
-            session = Session.create(
-                ClusterRef(args.project, None), backend, args.state_root, actor=Actor("timer")
-            )
-            session.reconcile_faults()
-    except SquallError as exc:
-        print(f"squall expiry: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if read_pid(args.pidfile) == os.getpid():
-            args.pidfile.unlink(missing_ok=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Finding, starting and stopping a cluster's chaos run from outside it.
+
+One run per cluster; its pid is in the state directory (checked against /proc before
+any signal, since pidfiles outlive processes). A detached run is `python -m
+squall.chaos` with the request as JSON: the library never builds the CLI's flags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+from squall import detach
+from squall.errors import ChaosError, ChaosRunning
+from squall.faults.shaper.procs import command_line, is_zombie, read_pid
+
+PID_FILE: Final = "chaos.pid"
+LOG_FILE: Final = "chaos.log"
+MODULE: Final = "squall.chaos"
+
+
+@contextlib.contextmanager
+def pidfile(state_dir: Path) -> Iterator[None]:
+    """One chaos run per cluster; `squall chaos stop` finds it here.
+
+    Raises:
+        ChaosRunning: another run holds the pidfile.
+    """
+    path = state_dir / PID_FILE
+    running = running_chaos(state_dir)
+    if running is not None:
+        raise ChaosRunning(f"a chaos run is going on this cluster already (pid {running})")
+    path.write_text(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if path.read_text().strip() == str(os.getpid()):
+                path.unlink()
+
+
+def running_chaos(state_dir: Path) -> int | None:
+    """The pid of the cluster's chaos run, or None."""
+    pid = read_pid(state_dir / PID_FILE)
+    if pid is None or pid == os.getpid() or is_zombie(pid):
+        return None
+    argv = command_line(pid)
+    is_chaos = MODULE in argv or (any("squall" in a for a in argv) and "chaos" in argv)
+    return pid if is_chaos else None
+
+
+def stop_chaos(state_dir: Path, wait: float = 120.0) -> int | None:
+    """Ask the cluster's chaos run to stop (it heals first); wait for it to exit.
+
+    Returns its pid, or None when no run is going.
+
+    Raises:
+        ChaosError: it did not exit within `wait` seconds.
+    """
+    pid = running_chaos(state_dir)
+    if pid is None:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while Path(f"/proc/{pid}").exists() and not is_zombie(pid):
+        if time.monotonic() > deadline:
+            raise ChaosError(f"chaos run {pid} did not stop within {wait:g}s")
+        time.sleep(0.1)
+    return pid
+
+
+@dataclasses.dataclass(frozen=True)
+class DetachedRun:
+    """What a detached run needs to find its cluster again, and what to run."""
+
+    file: str
+    project: str
+    backend: str
+    state_root: str
+    request: dict[str, object]
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> DetachedRun:
+        return cls(**json.loads(text))
+
+
+def start_detached(state_dir: Path, run: DetachedRun) -> int:
+    """Start a chaos run for the cluster in its own session; its pid.
+
+    The run outlives the caller (CLI `--detach`, the HTTP API); `stop_chaos` ends it.
+
+    Raises:
+        ChaosError: a run is already going, or the new one exited at once.
+    """
+    running = running_chaos(state_dir)
+    if running is not None:
+        raise ChaosRunning(f"a chaos run is going on this cluster already (pid {running})")
+    argv = [sys.executable, "-m", MODULE, "--run", run.to_json()]
+    try:
+        proc = detach.start_detached(argv, state_dir / LOG_FILE)
+    except OSError as exc:
+        raise ChaosError(f"cannot start the chaos run: {exc}") from exc
+    deadline = time.monotonic() + 10
+    while running_chaos(state_dir) != proc.pid:
+        if proc.poll() is not None:
+            raise ChaosError(f"the chaos run exited at once; see {state_dir / LOG_FILE}")
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return proc.pid
+
+
+__all__ = [
+    "LOG_FILE",
+    "PID_FILE",
+    "DetachedRun",
+    "pidfile",
+    "running_chaos",
+    "start_detached",
+    "stop_chaos",
+]

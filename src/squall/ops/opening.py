@@ -1,0 +1,113 @@
+"""Which cluster a front end means, and the backend it runs on: found one way for all.
+
+`-f FILE -p NAME --backend B` on the command line, `Cluster(file, project, backend)` in
+Python, `squall serve`'s context and the detached timer and chaos processes all say the
+same three things; `Where` holds them and `open_session` turns them into a `Session`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from squall import events
+from squall.errors import SpecError
+from squall.runtime.base import Backend
+from squall.runtime.select import make_backend
+from squall.session import ClusterRef, Session
+from squall.spec.loader import find_cluster_file, load_cluster
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Where:
+    """A cluster as a user names it: its file, its name, the backend to drive it with."""
+
+    file: Path | None = None
+    project: str | None = None
+    backend: str = "auto"
+    state_root: Path | None = None
+    """Default: `$SQUALL_STATE_DIR` or `~/.local/state/squall`."""
+    environ: Mapping[str, str] | None = None
+    """Variables for the file's interpolation (default: this process's)."""
+    cwd: Path | None = None
+    """Where a file is looked for when none is given (default: the current directory)."""
+    search: bool = True
+    """Look for a file when none is given; a detached timer finds its cluster by name."""
+
+
+def resolve_cluster(
+    where: Where, *, need_file: bool = True, removing: bool = False, warn: Say | None = None
+) -> ClusterRef:
+    """Load the cluster file (given, or found in the folder).
+
+    Commands that only read or remove what exists (`status`, `down`, `logs`...) can run
+    with `-p NAME` alone, from any directory, because backends find their objects by
+    label; for those `need_file` is False and a missing file is not an error. With
+    `removing` (`down -p NAME`), a file that no longer loads is not one either: `warn`
+    is told, and the cluster is found by label.
+
+    Raises:
+        SpecError: the file is missing (when needed) or wrong.
+    """
+    cwd = where.cwd if where.cwd is not None else Path.cwd()
+    file = where.file
+    if file is None and not where.search and where.project is not None:
+        return ClusterRef(where.project, None)
+    try:
+        if file is None:
+            if where.project is not None and not need_file:
+                try:
+                    file = find_cluster_file(cwd)
+                except SpecError:
+                    return ClusterRef(where.project, None)
+            else:
+                file = find_cluster_file(cwd)
+        spec = load_cluster(file, project=where.project, environ=where.environ)
+    except SpecError as exc:
+        if not removing or where.project is None:
+            raise
+        if warn is not None:
+            warn(f"warning: {exc}; going on with -p {where.project} (found by label)")
+        return ClusterRef(where.project, None)
+    if warn is not None:
+        for warning in spec.warnings:
+            warn(f"warning: {warning}")
+    return ClusterRef(spec.name, spec)
+
+
+def open_backend(
+    name: str, cluster: ClusterRef, *, notice: Say | None = None, log: Say | None = None
+) -> Backend:
+    """The backend `cluster` runs on: `name` (--backend), else the file's `x-squall:
+    backend`, else the one the project already lives on, else docker if an engine
+    answers; `notice` is told which `auto` chose, `log` gets every kernel command."""
+    preferred = cluster.spec.options.backend if cluster.spec is not None else None
+    return make_backend(name, preferred=preferred, project=cluster.project, notice=notice, log=log)
+
+
+def open_session(
+    where: Where,
+    *,
+    need_file: bool = False,
+    removing: bool = False,
+    backend: Backend | None = None,
+    actor: events.Actor | None = None,
+    warn: Say | None = None,
+    notice: Say | None = None,
+    log: Say | None = None,
+) -> Session:
+    """A session on the cluster `where` names, with its backend unless one is given.
+
+    Raises:
+        SpecError: see `resolve_cluster`.
+    """
+    cluster = resolve_cluster(where, need_file=need_file, removing=removing, warn=warn)
+    if backend is None:
+        backend = open_backend(where.backend, cluster, notice=notice, log=log)
+    return Session.create(cluster, backend, where.state_root, log=log, actor=actor)
+
+
+__all__ = ["Where", "open_backend", "open_session", "resolve_cluster"]

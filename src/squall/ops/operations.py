@@ -1,0 +1,402 @@
+"""The operations layer: every request on one cluster, run one way for every front end.
+
+The CLI, the HTTP API and `squall.Cluster` parse their input into a request
+(`squall.ops.requests`) and render the `Result`; everything between happens here:
+the request is checked against the cluster (services, values) before anything
+changes, run through the session (which holds the cluster's lock and logs the
+event), and worded once.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from squall.chaos import control as chaos_control
+from squall.chaos.plan import ChaosPlan, parse_count_span, parse_kinds, parse_span, plan_chaos
+from squall.chaos.runner import ChaosRunner, ChaosState, Stop, View, new_run_id
+from squall.cluster_status import ClusterStatus
+from squall.errors import ChaosError, ServiceNotFound, UsageError
+from squall.events import Actor, Event
+from squall.faults.desired import ShapeEntry
+from squall.faults.model import Partition
+from squall.faults.partition import describe_partition
+from squall.ops.opening import Say, Where, open_session
+from squall.ops.parsing import build_isolation, build_partition, build_shape
+from squall.ops.requests import (
+    ActionRequest,
+    ChangeRequest,
+    ChaosRequest,
+    ChaosStopRequest,
+    DownRequest,
+    HealRequest,
+    JoinRequest,
+    NetConnectRequest,
+    NetCreateRequest,
+    NetDisconnectRequest,
+    NetRemoveRequest,
+    PartitionRequest,
+    PresetRequest,
+    ProbeRequest,
+    RestoreRequest,
+    ShapeRequest,
+    Targets,
+    UpRequest,
+)
+from squall.ops.results import Result, names
+from squall.probe import ProbeReport
+from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
+from squall.session import Session
+from squall.spec.model import FaultPresets
+from squall.units import parse_duration
+
+STOPPED_STATES = frozenset({"exited", "created", "dead"})
+
+
+@dataclass
+class Operations:
+    """Requests in, results out, for one cluster. Constructing it does nothing.
+
+    Args:
+        session: the cluster's session (its lock, its event log, its backend).
+        owns_backend: `close()` closes the backend (it was opened for this object).
+    """
+
+    session: Session
+    owns_backend: bool = False
+    rng: random.Random = field(default_factory=random.Random)
+    """Draws `--random` targets."""
+
+    @classmethod
+    def open(
+        cls,
+        where: Where,
+        *,
+        need_file: bool = False,
+        removing: bool = False,
+        backend: Backend | None = None,
+        actor: Actor | None = None,
+        warn: Say | None = None,
+        notice: Say | None = None,
+        log: Say | None = None,
+    ) -> Operations:
+        """Operations on the cluster `where` names (see `squall.ops.opening`)."""
+        session = open_session(
+            where,
+            need_file=need_file,
+            removing=removing,
+            backend=backend,
+            actor=actor,
+            warn=warn,
+            notice=notice,
+            log=log,
+        )
+        return cls(session, owns_backend=backend is None)
+
+    def close(self) -> None:
+        if self.owns_backend:
+            self.session.backend.close()
+            self.owns_backend = False
+
+    @property
+    def project(self) -> str:
+        return self.session.project
+
+    # Targets ----------------------------------------------------------------------
+
+    def select(self, targets: Targets) -> list[str]:
+        """Turn `SERVICE... | --all | --random` into service names, checking each.
+
+        Raises:
+            UsageError: not exactly one of the three.
+            ServiceNotFound: a named service is not in the cluster.
+        """
+        return self.session.select_services(
+            targets.services, all_services=targets.all, pick_random=targets.random, rng=self.rng
+        )
+
+    def _check_known(self, wanted: Sequence[str]) -> list[str]:
+        known = self.session.known_services()
+        for name in wanted:
+            if name not in known:
+                raise ServiceNotFound(
+                    f"no service {name!r} in cluster {self.project!r}; services: {names(known)}",
+                    service=name,
+                )
+        return known
+
+    # Changes ----------------------------------------------------------------------
+
+    def run(self, request: ChangeRequest, progress: Progress | None = None) -> Result:
+        """Check and run one change; the result says what it did.
+
+        Raises:
+            SquallError: the request is wrong (nothing changed) or a step failed.
+        """
+        match request:
+            case ShapeRequest():
+                return self._shape(request)
+            case PresetRequest():
+                return self._preset(request)
+            case PartitionRequest():
+                return self._partition(request)
+            case JoinRequest(dry_run=dry_run):
+                planned = self.session.join(dry_run=dry_run)
+                message = "joined: every service reaches every other"
+                return Result("join", message, dry_run=dry_run, planned=tuple(planned))
+            case RestoreRequest():
+                return self._restore(request)
+            case ActionRequest():
+                return self._act(request)
+            case HealRequest():
+                return self._heal()
+            case UpRequest(build=build, force=force):
+                self.session.up(build=build, force=force, progress=progress)
+                return Result("up", f"{self.project}: up", tuple(self.session.known_services()))
+            case DownRequest():
+                return self._down(request, progress)
+            case ChaosRequest():
+                return self._start_chaos(request)
+            case ChaosStopRequest():
+                pid = chaos_control.stop_chaos(self.session.state.path)
+                if pid is None:
+                    return Result("chaos stop", "no chaos run is going on this cluster")
+                return Result("chaos stop", f"chaos run {pid} stopped and healed", pid=pid)
+            case _:
+                return self._network(request)
+
+    def _shape(self, request: ShapeRequest) -> Result:
+        asked = build_shape(request.fields, known_services=self.session.known_services())
+        services = self.select(request.targets)
+        planned = self.session.shape(
+            services,
+            asked.shape,
+            to_services=asked.to_services,
+            origin=request.origin,
+            dry_run=request.dry_run,
+        )
+        target = f" to {','.join(asked.to_services)}" if asked.to_services else ""
+        duration = request.fields.get("duration")
+        until = f" for {duration}" if duration else ""
+        message = f"shaped {names(services)}: {asked.shape}{target}{until}"
+        return Result("shape", message, tuple(services), request.dry_run, tuple(planned))
+
+    def _preset(self, request: PresetRequest) -> Result:
+        services = self.select(request.targets)
+        if request.preset == "fast":
+            planned = self.session.fast(services, dry_run=request.dry_run)
+            message = f"fast: {names(services)}"
+        else:
+            planned = self.session.preset(request.preset, services, dry_run=request.dry_run)
+            value = getattr(self.presets(), request.preset)
+            message = f"{request.preset}: {names(services)} ({value})"
+        return Result(request.preset, message, tuple(services), request.dry_run, tuple(planned))
+
+    def _partition(self, request: PartitionRequest) -> Result:
+        known = self._check_known([n for group in request.groups for n in group])
+        holy, neutral = self.session.roles()
+        if request.isolate:
+            if request.groups or request.one_way or request.random or request.shape is not None:
+                raise UsageError(
+                    "isolate, groups, one_way, random and shape exclude each other: pick one"
+                )
+            self._check_known(request.isolate)
+            cut = build_isolation(request.isolate, known=known, holy=holy, neutral=neutral)
+        else:
+            cut = build_partition(
+                request.groups,
+                services=known,
+                holy=holy,
+                neutral=neutral,
+                one_way_cut=request.one_way,
+                pick_random=request.random,
+                jepsen_shape=request.shape,
+                seed=request.seed,
+            )
+        planned = self.session.partition(cut, dry_run=request.dry_run)
+        touched = tuple(sorted({s for c in cut.cuts for s in (c.src, c.dst)}))
+        return Result(
+            "partition",
+            describe_partition(cut),
+            touched,
+            request.dry_run,
+            tuple(planned),
+            partition=cut,
+        )
+
+    def _restore(self, request: RestoreRequest) -> Result:
+        planned = []
+        if request.partition is not None:
+            if request.partition:
+                planned = self.session.partition(request.partition)
+            else:
+                planned = self.session.join()
+        if request.shapes:
+            planned = self.session.restore_shapes(request.shapes)
+        services = tuple(sorted(request.shapes))
+        return Result(
+            "restore", "restored the faults in force before", services, False, tuple(planned)
+        )
+
+    def _act(self, request: ActionRequest) -> Result:
+        action = request.action
+        if request.signal is not None and action is not Action.KILL:
+            raise UsageError("a signal is only for the kill action")
+        services = self.select(request.targets)
+        signal = (request.signal or "SIGKILL") if action is Action.KILL else None
+        self.session.act(services, action, signal=signal)
+        return Result(str(action), f"{action}: {names(services)}", tuple(services))
+
+    def _heal(self) -> Result:
+        states = self.session.status()
+        self.session.heal(
+            start=[s.service for s in states if s.state in STOPPED_STATES],
+            unpause=[s.service for s in states if s.state == "paused"],
+        )
+        return Result("heal", "healed: joined, fast, stopped and paused services back")
+
+    def _down(self, request: DownRequest, progress: Progress | None) -> Result:
+        # A chaos run heals through the lock, so it is stopped before `down` takes it.
+        chaos_control.stop_chaos(self.session.state.path)
+        self.session.down(volumes=request.volumes, images=request.images, progress=progress)
+        return Result("down", f"{self.project}: down")
+
+    def _network(self, request: ChangeRequest) -> Result:
+        match request:
+            case NetCreateRequest(name=name, subnet=subnet, internal=internal):
+                made = self.session.create_network(name, subnet=subnet, internal=internal)
+                subnets = ",".join(made.subnets) or "-"
+                message = f"network {made.name} created ({made.backend_name}, {subnets})"
+                return Result("net create", message, network=made)
+            case NetRemoveRequest(name=name):
+                self.session.remove_network(name)
+                return Result("net rm", f"network {name} removed")
+            case NetConnectRequest(network=network, service=service, aliases=aliases):
+                self.session.connect(network, service, aliases=aliases)
+                return Result("net connect", f"{service} connected to {network}", (service,))
+            case NetDisconnectRequest(network=network, service=service):
+                self.session.disconnect(network, service)
+                return Result(
+                    "net disconnect", f"{service} disconnected from {network}", (service,)
+                )
+        raise TypeError(f"not a request: {request!r}")
+
+    # Chaos ------------------------------------------------------------------------
+
+    def plan_chaos(self, request: ChaosRequest, *, seed: int | None = None) -> ChaosPlan:
+        """The timeline `request` gives on this cluster (its seed, else `seed`, else a
+        random one). Every option is checked here, so a bad one changes nothing.
+
+        Raises:
+            UsageError: an option does not parse.
+            ChaosError: the kinds cannot apply to these services.
+        """
+        duration = parse_duration(request.duration, "--duration").seconds
+        if duration <= 0:
+            raise UsageError(f"--duration {request.duration}: must be more than 0")
+        holy, neutral = self.session.roles()
+        chosen = request.seed if request.seed is not None else seed
+        return plan_chaos(
+            self.session.known_services(),
+            seed=chosen if chosen is not None else secrets.randbelow(2**31),
+            duration=duration,
+            kinds=parse_kinds(request.events),
+            interval=parse_span(request.interval, "--interval"),
+            hold=parse_span(request.hold, "--hold"),
+            at_once=parse_count_span(request.at_once, "--at-once"),
+            holy=holy,
+            neutral=neutral,
+        )
+
+    def run_chaos(self, plan: ChaosPlan, stop: Stop, view: View | None = None) -> ChaosState:
+        """Run `plan` here until it ends or `stop` is set; heals on every way out.
+
+        Raises:
+            ChaosRunning: another run is going on the cluster.
+        """
+        run = new_run_id()
+        self.session.actor = Actor("chaos", run=run, extra={"seed": plan.seed})
+        with chaos_control.pidfile(self.session.state.ensure()):
+            return ChaosRunner(self.session, stop, view).run(plan, run)
+
+    def replay_chaos(
+        self, recorded: Sequence[Event], stop: Stop, view: View | None = None
+    ) -> ChaosState:
+        """Make a recorded run's changes again at the same offsets (see `ChaosRunner`)."""
+        run = new_run_id()
+        original = recorded[0].run if recorded else None
+        self.session.actor = Actor("chaos", run=run, extra={"replay_of": original})
+        with chaos_control.pidfile(self.session.state.ensure()):
+            return ChaosRunner(self.session, stop, view).replay(recorded, run)
+
+    def _start_chaos(self, request: ChaosRequest) -> Result:
+        plan = self.plan_chaos(request)
+        spec = self.session.cluster.spec
+        if spec is None:
+            raise ChaosError("a chaos run needs the cluster file")
+        run = chaos_control.DetachedRun(
+            file=str(spec.source),
+            project=self.project,
+            backend=self.session.backend.name,
+            state_root=str(self.session.state.root),
+            request={**asdict(request), "seed": plan.seed},
+        )
+        pid = chaos_control.start_detached(self.session.state.ensure(), run)
+        message = f"chaos running in the background: pid {pid}, seed {plan.seed}"
+        return Result("chaos", message, plan.services, pid=pid, seed=plan.seed)
+
+    def chaos_running(self) -> int | None:
+        return chaos_control.running_chaos(self.session.state.path)
+
+    # Reads ------------------------------------------------------------------------
+
+    def status(self, *, read_kernel: bool) -> ClusterStatus:
+        return self.session.cluster_status(read_kernel=read_kernel)
+
+    def services(self) -> list[ServiceState]:
+        return self.session.status()
+
+    def networks(self) -> list[NetworkState]:
+        return self.session.networks()
+
+    def shapes(self) -> dict[str, tuple[ShapeEntry, ...]]:
+        """The shapes in force per service (services without one left out)."""
+        desired = self.session.desired_faults()
+        return {s: tuple(e) for s, e in sorted(desired.shapes.items()) if e}
+
+    def partition(self) -> Partition:
+        return self.session.desired_faults().partition
+
+    def presets(self) -> FaultPresets:
+        return self.session.presets()
+
+    def roles(self) -> tuple[set[str], set[str]]:
+        return self.session.roles()
+
+    def probe(self, request: ProbeRequest) -> ProbeReport:
+        return self.session.probe(
+            request.services,
+            count=request.count,
+            timeout=request.timeout,
+            throughput_seconds=request.throughput_seconds,
+        )
+
+    def events(self) -> list[Event]:
+        return self.session.events()
+
+    def events_path(self) -> Path:
+        return self.session.events_path()
+
+    def logs(
+        self, service: str, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[bytes]:
+        return self.session.logs(service, follow=follow, tail=tail)
+
+    def exec(self, service: str, argv: Sequence[str], *, tty: bool = False) -> int:
+        return self.session.exec(service, argv, tty=tty)
+
+
+__all__ = ["Operations"]
