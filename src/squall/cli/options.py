@@ -100,10 +100,13 @@ def field_options(declared: Iterable[Field]) -> Callable[[F], F]:
     def decorate(command: F) -> F:
         for f in reversed(tuple(declared)):
             help_text = f.doc.help + (f" E.g. {f.doc.example}." if f.doc.example else "")
+            kind = (
+                click.Choice(f.choices) if f.choices else f.type if f.type in (int, float) else None
+            )
             command = click.option(
                 f.flag,
                 f.name,
-                type=click.Choice(f.choices) if f.choices else None,
+                type=kind,
                 multiple=f.doc.many,
                 default=f.doc.default,
                 show_default=f.doc.default is not None,

@@ -14,7 +14,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from squall import chaos, events
+from squall import events
+from squall.chaos import runner as chaos
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 

@@ -149,3 +149,10 @@ def test_partition_and_chaos_bodies_follow_their_requests() -> None:
     flags = {p.name for p in cli_chaos.chaos.params}
     assert chaos_fields <= flags
     assert ChaosBody().model_dump()["at_once"] == ChaosRequest().at_once
+
+
+def test_derived_flags_keep_their_types() -> None:
+    seed = next(p for p in cli_chaos.chaos.params if p.name == "seed")
+    assert seed.type.name == "integer"
+    distribution = next(p for p in cli_faults.shape.params if p.name == "distribution")
+    assert isinstance(distribution.type, click.Choice) and "normal" in distribution.type.choices
