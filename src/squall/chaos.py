@@ -304,7 +304,7 @@ def pidfile(state_dir: Path) -> Iterator[None]:
 
 
 def running_chaos(state_dir: Path) -> int | None:
-    from squall.faults.shaper.procs import command_line, is_zombie, read_pid
+    from squall.linux.procs import command_line, is_zombie, read_pid
 
     pid = read_pid(state_dir / PID_FILE)
     if pid is None or pid == os.getpid() or is_zombie(pid):
@@ -327,7 +327,7 @@ def stop_chaos(state_dir: Path, wait: float = 120.0) -> int | None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait
-    from squall.faults.shaper.procs import is_zombie
+    from squall.linux.procs import is_zombie
 
     while Path(f"/proc/{pid}").exists() and not is_zombie(pid):
         if time.monotonic() > deadline:

@@ -51,7 +51,7 @@ from squall.faults.plan import (
     ifb_name,
     mirred_redirect,
 )
-from squall.faults.shaper.netns import entered
+from squall.linux.netns import entered
 from squall.units import parse_rate
 
 Log = Callable[[str], None]

@@ -16,7 +16,7 @@ from typing import IO
 
 from squall.errors import BackendError
 from squall.runtime.base import Progress, SilentProgress
-from squall.runtime.docker_engine import DockerEngine
+from squall.runtime.docker.engine import DockerEngine
 
 BUSYBOX_IMAGE = "squall/busybox:latest"
 DEBIAN_IMAGE = "squall/debian:bookworm"

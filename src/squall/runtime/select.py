@@ -53,11 +53,11 @@ def make_backend(
     """
     name = choose_backend(name, preferred=preferred, project=project, notice=notice)
     if name == "docker":
-        from squall.runtime.docker import DockerBackend
+        from squall.runtime.docker.backend import DockerBackend
 
         return DockerBackend()
     if name == "netns":
-        from squall.runtime.netns import NetnsBackend
+        from squall.runtime.netns.backend import NetnsBackend
 
         return NetnsBackend(log=log)
     raise UsageError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
@@ -73,7 +73,7 @@ def _choose(project: str | None) -> tuple[str, str]:
 
 
 def _netns_cluster_exists(project: str) -> bool:
-    from squall.runtime import netns_naming as naming
+    from squall.runtime.netns import naming
 
     try:
         names = os.listdir(naming.NETNS_DIR)
@@ -97,7 +97,7 @@ def _engine_answers(url: str) -> bool:
             return False
         return reply.startswith(b"HTTP/1.") and b" 200 " in reply
     from squall.errors import BackendError
-    from squall.runtime.docker_engine import DockerEngine
+    from squall.runtime.docker.engine import DockerEngine
 
     engine = DockerEngine()
     try:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from squall.detach import start_detached
 from squall.errors import ShaperError
-from squall.faults.shaper import procs
 from squall.faults.shaper.status import (
     DaemonReport,
     Failure,
@@ -28,6 +27,7 @@ from squall.faults.shaper.status import (
     config_hash,
 )
 from squall.faults.shaper_config import ShaperConfig
+from squall.linux import procs
 
 CONFIG_FILE = "shaper.json"
 PID_FILE = "shaper.pid"

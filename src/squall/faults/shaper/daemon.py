@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from squall.faults.shaper import netns, packets, procs
+from squall.faults.shaper import packets
 from squall.faults.shaper.netlink import NfQueue
 from squall.faults.shaper.scheduler import Scheduler, wait
 from squall.faults.shaper.serving import QueueServer, make_server
@@ -34,6 +34,7 @@ from squall.faults.shaper.status import (
     config_hash,
 )
 from squall.faults.shaper_config import NamespaceQueues, QueueSpec, ShaperConfig
+from squall.linux import netns, procs
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from squall.faults.shaper import config_hash, control, procs
+from squall.faults.shaper import config_hash, control
 from squall.faults.shaper.status import DaemonReport, Failure, NamespaceReport, QueueReport
+from squall.linux import procs
 
 
 def test_report_round_trips_and_totals() -> None:

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from squall.errors import BackendError, ImageMissing, ServiceNotFound
-from squall.runtime import docker_naming as naming
 from squall.runtime.base import (
     Action,
     Backend,
@@ -36,7 +35,8 @@ from squall.runtime.base import (
     ServiceState,
     SilentProgress,
 )
-from squall.runtime.docker_create import (
+from squall.runtime.docker import naming
+from squall.runtime.docker.create import (
     ContainerRequest,
     LinkTarget,
     container_request,
@@ -44,7 +44,7 @@ from squall.runtime.docker_create import (
     used_networks,
     used_volumes,
 )
-from squall.runtime.docker_engine import JSON, DockerEngine
+from squall.runtime.docker.engine import JSON, DockerEngine
 from squall.spec import graph
 from squall.spec.model import ClusterSpec, Dependency, ServiceSpec
 

@@ -16,7 +16,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from squall.faults.shaper.netns import entered
+from squall.linux.netns import entered
 
 IDLE_AFTER = 60.0
 MAX_PEERS = 1024

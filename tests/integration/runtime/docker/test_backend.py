@@ -25,7 +25,7 @@ from squall.errors import (
     ServiceNotFound,
 )
 from squall.runtime.base import Action, ServiceState
-from squall.runtime.docker import DockerBackend
+from squall.runtime.docker.backend import DockerBackend
 from squall.spec.model import (
     BuildSpec,
     ClusterSpec,

@@ -32,7 +32,6 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from squall.errors import BackendError, ServiceNotFound
-from squall.runtime import netns_naming as naming
 from squall.runtime.base import (
     Action,
     Backend,
@@ -42,8 +41,9 @@ from squall.runtime.base import (
     ServiceState,
     SilentProgress,
 )
-from squall.runtime.docker_create import service_networks, used_networks
-from squall.runtime.netns_config import (
+from squall.runtime.docker.create import service_networks, used_networks
+from squall.runtime.netns import naming
+from squall.runtime.netns.config import (
     ServiceConfig,
     SupervisorConfig,
     SupervisorReport,
@@ -54,7 +54,7 @@ from squall.runtime.netns_config import (
     stop_supervisor,
     wait_report,
 )
-from squall.runtime.netns_kernel import (
+from squall.runtime.netns.kernel import (
     Kernel,
     Log,
     allocation_lock,
@@ -64,7 +64,7 @@ from squall.runtime.netns_kernel import (
     require_root,
     signal_all,
 )
-from squall.runtime.netns_service import (
+from squall.runtime.netns.service import (
     Command,
     extras_from_json,
     hosts_extras,
@@ -72,8 +72,8 @@ from squall.runtime.netns_service import (
     service_command,
     service_config,
 )
-from squall.runtime.netns_spawn import resolve_user, spawn
-from squall.runtime.netns_topology import (
+from squall.runtime.netns.spawn import resolve_user, spawn
+from squall.runtime.netns.topology import (
     AddressBook,
     AttachmentPlan,
     NetworkPlan,

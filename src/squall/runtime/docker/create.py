@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from squall.errors import BackendError
-from squall.runtime import docker_naming as naming
+from squall.runtime.docker import naming
 from squall.spec.model import (
     DEFAULT_NETWORK,
     ClusterSpec,

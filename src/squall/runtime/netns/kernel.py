@@ -21,8 +21,8 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from squall.errors import BackendError
-from squall.faults.shaper import procs
-from squall.runtime import netns_naming as naming
+from squall.linux import procs
+from squall.runtime.netns import naming
 
 Log = Callable[[str], None]
 _logger = logging.getLogger("squall.netns")

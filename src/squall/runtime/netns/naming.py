@@ -10,7 +10,7 @@ state directory is lost. The scheme, for project `P` and `K = sha1(P)[:6]`:
 - veth, host end: `sqK` + `v` + index, ifalias `squall p=P s=SERVICE n=NETWORK if=ethN
   ip=ADDR/LEN a=ALIASES`; namespace end: `eth0`, `eth1`, ... in the order joined;
 - iptables chains (filter and nat): `SQUALL-K`, jumped to from FORWARD / POSTROUTING;
-- the supervisor: `python -m squall.runtime.netns_supervisor --project P ...` (its argv);
+- the supervisor: `python -m squall.runtime.netns.supervisor --project P ...` (its argv);
 - service processes: whatever lives in one of the project's namespaces.
 
 Project names are `[a-z0-9_-]` (normalised like Compose), so the `.` in a namespace
@@ -35,7 +35,7 @@ LINK_PREFIX = "sq"
 IFNAMSIZ = 15
 IFALIAS_MAX = 255
 LABEL_MARK = "squall"
-SUPERVISOR_MODULE = "squall.runtime.netns_supervisor"
+SUPERVISOR_MODULE = "squall.runtime.netns.supervisor"
 INNER_IF_PREFIX = "eth"
 
 _INDEX_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"

@@ -1,4 +1,4 @@
-"""The supervisor of one netns cluster: `python -m squall.runtime.netns_supervisor`.
+"""The supervisor of one netns cluster: `python -m squall.runtime.netns.supervisor`.
 
 One detached process per cluster (its own session, so it outlives the command that
 started it) that is the parent of every service process. It
@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from squall.errors import BackendError
-from squall.faults.shaper.netns import entered
-from squall.runtime import netns_naming as naming
-from squall.runtime.netns_config import (
+from squall.linux.netns import entered
+from squall.runtime.netns import naming
+from squall.runtime.netns.config import (
     PortForward,
     ServiceConfig,
     ServiceReport,
@@ -49,9 +49,9 @@ from squall.runtime.netns_config import (
     SupervisorReport,
     write_atomic,
 )
-from squall.runtime.netns_kernel import netns_inode, pids_in, signal_all
-from squall.runtime.netns_spawn import spawn
-from squall.runtime.netns_udp import UdpRelay
+from squall.runtime.netns.kernel import netns_inode, pids_in, signal_all
+from squall.runtime.netns.spawn import spawn
+from squall.runtime.netns.udp import UdpRelay
 
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 10.0

@@ -18,7 +18,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from squall.errors import BackendError
-from squall.runtime import netns_naming as naming
+from squall.runtime.netns import naming
 
 POOL = IPv4Network("10.200.0.0/13")
 """Where networks without `ipam` get their /24: 2048 of them, 10.200.0.0-10.207.255.0."""

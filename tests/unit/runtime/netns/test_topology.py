@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from squall.errors import BackendError
-from squall.runtime import netns_naming as naming
-from squall.runtime.netns_service import dockerfile_command
-from squall.runtime.netns_supervisor import restarts
-from squall.runtime.netns_topology import (
+from squall.runtime.netns import naming
+from squall.runtime.netns.service import dockerfile_command
+from squall.runtime.netns.supervisor import restarts
+from squall.runtime.netns.topology import (
     AttachmentPlan,
     HostsExtras,
     NetworkPlan,

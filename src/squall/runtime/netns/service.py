@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from squall.errors import BackendError
-from squall.runtime.docker_create import LinkTarget, link_environment
-from squall.runtime.netns_config import HealthConfig, PortForward, ServiceConfig
-from squall.runtime.netns_spawn import Launch, resolve_user
-from squall.runtime.netns_topology import HostsExtras, Topology
+from squall.runtime.docker.create import LinkTarget, link_environment
+from squall.runtime.netns.config import HealthConfig, PortForward, ServiceConfig
+from squall.runtime.netns.spawn import Launch, resolve_user
+from squall.runtime.netns.topology import HostsExtras, Topology
 from squall.spec.model import ClusterSpec, ServiceSpec
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -23,9 +23,9 @@ from typing import Any
 
 from squall.detach import start_detached
 from squall.errors import BackendError
-from squall.faults.shaper import procs
-from squall.runtime import netns_naming as naming
-from squall.runtime.netns_spawn import Launch
+from squall.linux import procs
+from squall.runtime.netns import naming
+from squall.runtime.netns.spawn import Launch
 
 START_TIMEOUT = 10.0
 _POLL = 0.005

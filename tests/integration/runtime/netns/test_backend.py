@@ -27,11 +27,11 @@ import pytest
 
 from squall.faults.model import Shape
 from squall.faults.partition import groups_partition
-from squall.runtime import netns_naming as naming
 from squall.runtime.base import Action, ServiceState
-from squall.runtime.netns import NetnsBackend
-from squall.runtime.netns_config import SupervisorConfig, find_supervisors
-from squall.runtime.netns_spawn import spawn
+from squall.runtime.netns import naming
+from squall.runtime.netns.backend import NetnsBackend
+from squall.runtime.netns.config import SupervisorConfig, find_supervisors
+from squall.runtime.netns.spawn import spawn
 from squall.runtime.select import choose_backend, make_backend
 from squall.session import ClusterRef, Session
 from squall.spec.loader import load_cluster

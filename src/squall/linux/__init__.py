@@ -1,0 +1,2 @@
+"""Linux utilities that neither faults nor backends own: entering namespaces, checking
+processes."""
