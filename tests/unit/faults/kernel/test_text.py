@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from squall.faults.kernel import (
+from squall.faults.kernel.apply import _restore_text, _tc_batch
+from squall.faults.kernel.readback import (
     Qdisc,
     _parse_classes,
     _parse_qdiscs,
     _parse_save,
-    _restore_text,
     _Snapshot,
-    _tc_batch,
 )
 from squall.faults.model import Blocks, NamespaceFaults, Selector, Shape
 from squall.faults.plan import Interface, KernelCaps, KernelPlan, plan
