@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from squall.atomic import write_atomic
 from squall.detach import start_detached
 from squall.errors import BackendError
 from squall.linux import procs
@@ -161,6 +162,7 @@ class SupervisorConfig:
             return None
 
     def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(self.to_json(), indent=1))
 
     def with_service(self, service: ServiceConfig) -> SupervisorConfig:
@@ -231,13 +233,6 @@ class SupervisorReport:
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # Finding the supervisor ---------------------------------------------------------------

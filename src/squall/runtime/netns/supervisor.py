@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from squall.atomic import write_atomic
 from squall.errors import BackendError
 from squall.linux.netns import entered
 from squall.runtime.netns import naming
@@ -47,7 +48,6 @@ from squall.runtime.netns.config import (
     ServiceReport,
     SupervisorConfig,
     SupervisorReport,
-    write_atomic,
 )
 from squall.runtime.netns.kernel import netns_inode, pids_in, signal_all
 from squall.runtime.netns.spawn import spawn
