@@ -1,15 +1,14 @@
-"""Is that pid our shaper? Pidfiles outlive processes and pids get reused.
-
-A pid is taken as the shaper of a state directory only if its command line runs
-`squall.faults.shaper` with that very pidfile, and it is not a zombie.
+"""What /proc says about processes: their command line, whether they are zombies, which
+network namespace they live in. Pidfiles outlive processes and pids get reused, so
+these are the checks that come before any signal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-MODULE = "squall.faults.shaper"
 
 
 def command_line(pid: int) -> list[str]:
@@ -22,22 +21,12 @@ def command_line(pid: int) -> list[str]:
 
 
 def is_zombie(pid: int) -> bool:
+    """True for a zombie, and for a pid that is gone altogether."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True
     return stat[stat.rindex(")") + 2 :].startswith(("Z", "X"))
-
-
-def is_shaper(pid: int, pidfile: Path) -> bool:
-    argv = command_line(pid)
-    if MODULE not in argv or is_zombie(pid):
-        return False
-    try:
-        given = argv[argv.index("--pidfile") + 1]
-    except (ValueError, IndexError):
-        return False
-    return os.path.abspath(given) == os.path.abspath(pidfile)
 
 
 def read_pid(pidfile: Path) -> int | None:
@@ -47,12 +36,52 @@ def read_pid(pidfile: Path) -> int | None:
         return None
 
 
-def running_shaper(pidfile: Path) -> int | None:
-    """The pid of the live shaper that owns `pidfile`, if there is one."""
-    pid = read_pid(pidfile)
-    if pid is not None and is_shaper(pid, pidfile):
-        return pid
-    return None
+def signal_all(pids: Sequence[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
 
 
-__all__ = ["MODULE", "command_line", "is_shaper", "is_zombie", "read_pid", "running_shaper"]
+def netns_inode(path: str) -> int | None:
+    """The inode of a network namespace file (`/run/netns/X`, `/proc/PID/ns/net`)."""
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def pids_in(inodes: Mapping[int, str]) -> dict[str, list[int]]:
+    """Processes whose network namespace is one of `inodes` (inode -> key), by key.
+
+    This is how processes are found without any record: a service's processes are
+    exactly those living in its namespace, whatever they did to their process group.
+    """
+    found: dict[str, list[int]] = {}
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            ino = os.stat(f"/proc/{entry}/ns/net").st_ino
+        except OSError:
+            continue
+        key = inodes.get(ino)
+        if key is not None:
+            found.setdefault(key, []).append(int(entry))
+    return found
+
+
+def all_pids() -> list[int]:
+    """Every pid /proc lists now."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+__all__ = [
+    "all_pids",
+    "command_line",
+    "is_zombie",
+    "netns_inode",
+    "pids_in",
+    "read_pid",
+    "signal_all",
+]

@@ -32,6 +32,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from squall.errors import BackendError, ServiceNotFound
+from squall.linux.procs import netns_inode, pids_in, signal_all
 from squall.runtime.base import (
     Action,
     Backend,
@@ -58,11 +59,8 @@ from squall.runtime.netns.kernel import (
     Kernel,
     Log,
     allocation_lock,
-    netns_inode,
     netns_names,
-    pids_in,
     require_root,
-    signal_all,
 )
 from squall.runtime.netns.service import (
     Command,

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from squall import detach
 from squall.atomic import write_atomic
-from squall.detach import start_detached
 from squall.errors import BackendError
-from squall.linux import procs
 from squall.runtime.netns import naming
 from squall.runtime.netns.spawn import Launch
 
@@ -238,31 +237,22 @@ class SupervisorReport:
 # Finding the supervisor ---------------------------------------------------------------
 
 
+def _marker(project: str) -> detach.Marker:
+    return detach.Marker(naming.SUPERVISOR_MODULE, "--project", project)
+
+
 def is_supervisor(pid: int, project: str) -> bool:
-    """Whether `pid` is the live supervisor of `project` (by its argv, via `procs`)."""
-    argv = procs.command_line(pid)
-    if naming.SUPERVISOR_MODULE not in argv or procs.is_zombie(pid):
-        return False
-    try:
-        return argv[argv.index("--project") + 1] == project
-    except (ValueError, IndexError):
-        return False
+    """Whether `pid` is the live supervisor of `project` (by its argv)."""
+    return detach.is_ours(pid, _marker(project))
 
 
 def running_supervisor(paths: naming.StatePaths, project: str) -> int | None:
-    pid = procs.read_pid(paths.pidfile)
-    if pid is not None and is_supervisor(pid, project):
-        return pid
-    return None
+    return detach.running(paths.pidfile, _marker(project))
 
 
 def find_supervisors(project: str) -> list[int]:
     """Every live supervisor of `project`, found from /proc alone (state dir lost)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and is_supervisor(int(entry), project):
-            found.append(int(entry))
-    return found
+    return detach.find(_marker(project))
 
 
 def start_supervisor(paths: naming.StatePaths, project: str, *, idle: bool = False) -> int:
@@ -284,7 +274,7 @@ def start_supervisor(paths: naming.StatePaths, project: str, *, idle: bool = Fal
     ]
     paths.root.mkdir(parents=True, exist_ok=True)
     try:
-        child = start_detached(argv, paths.supervisor_log, cwd="/")
+        child = detach.start_detached(argv, paths.supervisor_log, cwd="/")
     except OSError as exc:
         raise BackendError(f"cannot start the netns supervisor: {exc}") from exc
     return child.pid
@@ -316,7 +306,7 @@ def apply_config(
             if not is_supervisor(started, config.project) or time.monotonic() > deadline:
                 raise BackendError(
                     f"the netns supervisor of {config.project!r} (pid {started}) did not "
-                    "start" + log_tail(paths.supervisor_log)
+                    "start" + detach.log_tail(paths.supervisor_log)
                 )
             time.sleep(_POLL)
     if pid is None:
@@ -362,44 +352,19 @@ def wait_report(
             if not is_supervisor(pid, project):
                 raise BackendError(
                     f"the netns supervisor of {project!r} (pid {pid}) exited"
-                    + log_tail(paths.supervisor_log)
+                    + detach.log_tail(paths.supervisor_log)
                 )
         if now > deadline:
             raise BackendError(
                 f"the netns supervisor of {project!r} (pid {pid}) did not answer within "
-                f"{timeout:g}s" + log_tail(paths.supervisor_log)
+                f"{timeout:g}s" + detach.log_tail(paths.supervisor_log)
             )
         time.sleep(_POLL)
 
 
 def stop_supervisor(pid: int, timeout: float) -> None:
     """SIGTERM (it stops every service), then SIGKILL if it outlives `timeout`."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    if _gone(pid, timeout):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    _gone(pid, 2.0)
-
-
-def _gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
-        if procs.is_zombie(pid):
-            return True
-        time.sleep(0.01)
-    return False
-
-
-def log_tail(path: Path, lines: int = 3) -> str:
-    try:
-        tail = path.read_text(errors="replace").strip().splitlines()[-lines:]
-    except OSError:
-        return ""
-    return f"; {path} ends: " + " | ".join(tail) if tail else ""
+    detach.stop(pid, timeout)
 
 
 __all__ = [

@@ -15,13 +15,12 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Network
 from typing import Any
 
 from squall.errors import BackendError
-from squall.linux import procs
 from squall.runtime.netns import naming
 
 Log = Callable[[str], None]
@@ -130,34 +129,6 @@ def netns_names() -> list[str]:
         return []
 
 
-def netns_inode(path: str) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return None
-
-
-def pids_in(inodes: Mapping[int, str]) -> dict[str, list[int]]:
-    """Processes whose network namespace is one of `inodes` (inode -> key), by key.
-
-    This is how processes are found without any record: a service's processes are
-    exactly those living in its namespace, whatever they did to their process group.
-    """
-    found: dict[str, list[int]] = {}
-    me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            ino = os.stat(f"/proc/{entry}/ns/net").st_ino
-        except OSError:
-            continue
-        key = inodes.get(ino)
-        if key is not None:
-            found.setdefault(key, []).append(int(entry))
-    return found
-
-
 @contextlib.contextmanager
 def allocation_lock(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Host-wide: one `up`/`net` command at a time picks subnets and link names.
@@ -190,22 +161,6 @@ def allocation_lock(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         sock.close()
 
 
-def signal_all(pids: Sequence[int], signum: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not procs.is_zombie(pid)
-
-
 def require_root() -> None:
     if os.geteuid() != 0:
         raise BackendError(
@@ -216,11 +171,7 @@ def require_root() -> None:
 
 __all__ = [
     "Kernel",
-    "alive",
     "allocation_lock",
-    "netns_inode",
     "netns_names",
-    "pids_in",
     "require_root",
-    "signal_all",
 ]

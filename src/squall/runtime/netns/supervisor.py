@@ -41,6 +41,7 @@ from pathlib import Path
 from squall.atomic import write_atomic
 from squall.errors import BackendError
 from squall.linux.netns import entered
+from squall.linux.procs import netns_inode, pids_in, signal_all
 from squall.runtime.netns import naming
 from squall.runtime.netns.config import (
     PortForward,
@@ -49,7 +50,6 @@ from squall.runtime.netns.config import (
     SupervisorConfig,
     SupervisorReport,
 )
-from squall.runtime.netns.kernel import netns_inode, pids_in, signal_all
 from squall.runtime.netns.spawn import spawn
 from squall.runtime.netns.udp import UdpRelay
 
