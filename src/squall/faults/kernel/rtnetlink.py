@@ -2,13 +2,12 @@
 
 The kernel's own messages, read from a NETLINK_ROUTE socket opened inside the
 namespace: what `ip -j addr/route/link` and `tc -j qdisc show` print, without a process.
+This module knows rtnetlink's messages; `squall.linux.netlink` frames them.
 """
 
 from __future__ import annotations
 
-import errno
 import ipaddress
-import os
 import socket
 import struct
 from dataclasses import dataclass
@@ -17,12 +16,8 @@ from squall.errors import FaultError
 from squall.faults.kernel.readback import Qdisc
 from squall.faults.kernel.runner import COMMAND_TIMEOUT, Log, _Namespace
 from squall.faults.plan import IFB_PREFIX, Interface
+from squall.linux.netlink import attr_text, dump, parse_attrs
 
-_NLMSG_ERROR = 2
-_NLMSG_DONE = 3
-_NLM_F_REQUEST = 0x1
-_NLM_F_DUMP_INTR = 0x10
-_NLM_F_DUMP = 0x300
 _RTM_GETLINK = 18
 _RTM_GETADDR = 22
 _RTM_GETROUTE = 26
@@ -39,29 +34,10 @@ _TCA_KIND = 1
 _IFF_LOOPBACK = 0x8
 _TC_H_ROOT = 0xFFFFFFFF
 _SO_NETNS_COOKIE = 71
-_DUMP_TRIES = 3
-_HEADER = struct.Struct("=IHHII")
-_ATTR = struct.Struct("=HH")
 _IFINFO = struct.Struct("=BxHiII")
 _IFADDR = struct.Struct("=BBBBI")
 _RTMSG = struct.Struct("=BBBBBBBBI")
 _TCMSG = struct.Struct("=BxxxiIII")
-
-
-def _attrs(data: bytes, offset: int = 0) -> dict[int, bytes]:
-    """Netlink attributes from `offset` on, by type."""
-    out: dict[int, bytes] = {}
-    while offset + _ATTR.size <= len(data):
-        length, kind = _ATTR.unpack_from(data, offset)
-        if length < _ATTR.size:
-            break
-        out[kind & 0x3FFF] = data[offset + _ATTR.size : offset + length]
-        offset += (length + 3) & ~3
-    return out
-
-
-def _text(raw: bytes | None) -> str:
-    return (raw or b"").split(b"\0", 1)[0].decode(errors="replace")
 
 
 def _tc_classid(value: int) -> str:
@@ -72,44 +48,6 @@ def _tc_classid(value: int) -> str:
     if major == 0:
         return f":{minor:x}"
     return f"{major:x}:" if minor == 0 else f"{major:x}:{minor:x}"
-
-
-def _dump(sock: socket.socket, kind: int, body: bytes, seq: int) -> list[bytes]:
-    """One netlink dump: the payload of each message, header stripped.
-
-    Raises:
-        OSError: the kernel answered with an error, or the dump kept being interrupted.
-    """
-    for _ in range(_DUMP_TRIES):
-        request = _HEADER.pack(_HEADER.size + len(body), kind, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0)
-        sock.send(request + body)
-        out: list[bytes] = []
-        interrupted = done = False
-        while not done:
-            data = sock.recv(1 << 16)
-            offset = 0
-            while offset + _HEADER.size <= len(data):
-                length, mtype, flags, got_seq, _pid = _HEADER.unpack_from(data, offset)
-                if length < _HEADER.size:
-                    raise OSError(errno.EPROTO, "malformed netlink message")
-                payload = data[offset + _HEADER.size : offset + length]
-                offset += (length + 3) & ~3
-                if got_seq != seq:
-                    continue
-                interrupted = interrupted or bool(flags & _NLM_F_DUMP_INTR)
-                if mtype == _NLMSG_DONE:
-                    done = True
-                elif mtype == _NLMSG_ERROR:
-                    (code,) = struct.unpack_from("=i", payload)
-                    if code:
-                        raise OSError(-code, os.strerror(-code))
-                    done = True
-                else:
-                    out.append(payload)
-        if not interrupted:
-            return out
-        seq += 1
-    raise OSError(errno.EINTR, "netlink dump interrupted by changes, again and again")
 
 
 @dataclass(frozen=True)
@@ -157,36 +95,36 @@ def _observe(netns: str, sock: socket.socket) -> Observed:
     names: dict[int, str] = {}
     loopback: set[int] = set()
     ifbs: list[str] = []
-    for msg in _dump(sock, _RTM_GETLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 1):
+    for msg in dump(sock, _RTM_GETLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 1):
         _family, _type, index, flags, _change = _IFINFO.unpack_from(msg)
-        attrs = _attrs(msg, _IFINFO.size)
-        name = _text(attrs.get(_IFLA_IFNAME))
+        attrs = parse_attrs(msg, _IFINFO.size)
+        name = attr_text(attrs.get(_IFLA_IFNAME))
         names[index] = name
         if flags & _IFF_LOOPBACK:
             loopback.add(index)
-        info = _attrs(attrs.get(_IFLA_LINKINFO, b""))
-        if _text(info.get(_IFLA_INFO_KIND)) == "ifb" and name.startswith(IFB_PREFIX):
+        info = parse_attrs(attrs.get(_IFLA_LINKINFO, b""))
+        if attr_text(info.get(_IFLA_INFO_KIND)) == "ifb" and name.startswith(IFB_PREFIX):
             ifbs.append(name)
     addresses: dict[int, list[str]] = {}
-    for msg in _dump(sock, _RTM_GETADDR, _IFADDR.pack(socket.AF_INET, 0, 0, 0, 0), 2):
+    for msg in dump(sock, _RTM_GETADDR, _IFADDR.pack(socket.AF_INET, 0, 0, 0, 0), 2):
         family, prefixlen, _flags, _scope, index = _IFADDR.unpack_from(msg)
-        attrs = _attrs(msg, _IFADDR.size)
+        attrs = parse_attrs(msg, _IFADDR.size)
         local = attrs.get(_IFA_LOCAL) or attrs.get(_IFA_ADDRESS)
         if family == socket.AF_INET and local is not None and len(local) == 4:
             addresses.setdefault(index, []).append(f"{ipaddress.IPv4Address(local)}/{prefixlen}")
     default_devs: set[int] = set()
-    for msg in _dump(sock, _RTM_GETROUTE, _RTMSG.pack(socket.AF_INET, *(0,) * 8), 3):
+    for msg in dump(sock, _RTM_GETROUTE, _RTMSG.pack(socket.AF_INET, *(0,) * 8), 3):
         family, dst_len, _src, _tos, table, _proto, _scope, _kind, _flags = _RTMSG.unpack_from(msg)
-        attrs = _attrs(msg, _RTMSG.size)
+        attrs = parse_attrs(msg, _RTMSG.size)
         if _RTA_TABLE in attrs:
             (table,) = struct.unpack_from("=I", attrs[_RTA_TABLE])
         main = table == _RT_TABLE_MAIN and _RTA_OIF in attrs
         if family == socket.AF_INET and dst_len == 0 and main:
             default_devs.add(struct.unpack_from("=i", attrs[_RTA_OIF])[0])
     qdiscs: list[Qdisc] = []
-    for msg in _dump(sock, _RTM_GETQDISC, _TCMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 4):
+    for msg in dump(sock, _RTM_GETQDISC, _TCMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 4):
         _family, index, handle, parent, _info = _TCMSG.unpack_from(msg)
-        kind = _text(_attrs(msg, _TCMSG.size).get(_TCA_KIND))
+        kind = attr_text(parse_attrs(msg, _TCMSG.size).get(_TCA_KIND))
         qdiscs.append(
             Qdisc(
                 dev=names.get(index, ""),
