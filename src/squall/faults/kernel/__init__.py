@@ -3,7 +3,7 @@
 Every command is an argv list run from the host inside the namespace, never a shell.
 `apply` writes (see its module for how few processes an apply takes), `readback`
 reads what Squall left (`status`), `rtnetlink` reads interfaces and qdiscs in-process,
-`caps` probes what the kernel can do, `runner` runs the commands.
+`caps` probes what the kernel can do; `squall.linux.commands` runs the commands.
 """
 
 from squall.faults.kernel.apply import Applied, apply, apply_many, clear, clear_many
@@ -16,12 +16,10 @@ from squall.faults.kernel.readback import (
     read_back_many,
 )
 from squall.faults.kernel.rtnetlink import Observed, list_interfaces, observe
-from squall.faults.kernel.runner import Completed
 
 __all__ = [
     "ActualFaults",
     "Applied",
-    "Completed",
     "Observed",
     "Qdisc",
     "TcClass",

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from squall.faults.kernel.readback import Qdisc, _Iptables, _parse_save, _Snapshot
 from squall.faults.kernel.rtnetlink import Observed, observe
-from squall.faults.kernel.runner import Log, _Namespace, _parallel
 from squall.faults.plan import TC_HANDLE, Chain, KernelPlan, ifb_name
+from squall.linux.commands import Log, Runner, run_all
 
 
 def _ingress_of(ifb: str, qdiscs: Iterable[Qdisc]) -> list[str]:
@@ -104,15 +104,14 @@ _RESTORE = ("iptables-restore", "-w", "--noflush")
 
 
 def _write_iptables(
-    ns: _Namespace, plan: KernelPlan, cookie: int | None, known: Applied | None
+    ns: Runner, plan: KernelPlan, cookie: int | None, known: Applied | None
 ) -> None:
     if known is not None and (known.netns, known.cookie, known.tag) == (ns.netns, cookie, plan.tag):
         recorded = _Iptables(chains=list(known.chains), jumps=list(known.chains))
         restore = _restore_text(plan, recorded, check_jumps=True)
         if not restore or ns.run(_RESTORE, stdin=restore, check=False).returncode == 0:
             return
-        if ns.log:
-            ns.log(f"# {ns.netns}: iptables differ from Squall's record; reading them")
+        ns.say(f"# {ns.netns}: iptables differ from Squall's record; reading them")
     found = _parse_save(ns.run(("iptables-save",)).stdout, plan.tag)
     restore = _restore_text(plan, found)
     if restore:
@@ -140,7 +139,7 @@ def apply(
         KernelCommandFailed: a command was refused (argv and stderr attached).
         FaultError: the namespace is gone or a tool is missing.
     """
-    ns = _Namespace(netns, log)
+    ns = Runner(log, netns)
     seen = observed if observed is not None else observe(netns, log)
     _write_iptables(ns, plan, seen.cookie, known)
     existing = set(seen.ifbs)
@@ -185,8 +184,8 @@ def apply_many(
         functools.partial(apply, n, p, log, observed=seen.get(n), known=records.get(n))
         for n, p in plans
     ]
-    return [a for a in _parallel(jobs) if a is not None]
+    return [a for a in run_all(jobs) if a is not None]
 
 
 def clear_many(netns_paths: Sequence[str], tag: str, log: Log | None = None) -> None:
-    _parallel([functools.partial(clear, netns, tag, log) for netns in netns_paths])
+    run_all([functools.partial(clear, netns, tag, log) for netns in netns_paths])

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from squall.errors import UsageError
-from squall.faults.kernel.runner import PARALLEL, Log, _Namespace
 from squall.faults.plan import (
     IFB_PREFIX,
     TC_HANDLE,
@@ -21,6 +20,7 @@ from squall.faults.plan import (
     comment_for,
     ifb_name,
 )
+from squall.linux.commands import Log, Runner, run_all
 from squall.units import parse_rate
 
 
@@ -189,7 +189,7 @@ class _Snapshot:
     ifbs: tuple[str, ...]
 
 
-def _snapshot(ns: _Namespace, tag: str, want_ifbs: bool) -> _Snapshot:
+def _snapshot(ns: Runner, tag: str, want_ifbs: bool) -> _Snapshot:
     saved = ns.run(("iptables-save",)).stdout
     qdiscs = _parse_qdiscs(ns.run(("tc", "-j", "qdisc", "show")).stdout)
     ifbs: tuple[str, ...] = ()
@@ -211,7 +211,7 @@ def _is_ours(q: Qdisc, ifbs: Sequence[str]) -> bool:
 
 def read_back(netns: str, tag: str, log: Log | None = None) -> ActualFaults:
     """What the kernel holds for `tag` in `netns`: chains, rules, jumps, qdiscs, ifbs."""
-    ns = _Namespace(netns, log)
+    ns = Runner(log, netns)
     snap = _snapshot(ns, tag, want_ifbs=True)
     ours = [q for q in snap.qdiscs if _is_ours(q, snap.ifbs)]
     classes: list[TcClass] = []
@@ -233,6 +233,5 @@ def read_back(netns: str, tag: str, log: Log | None = None) -> ActualFaults:
 def read_back_many(
     netns_paths: Sequence[str], tag: str, log: Log | None = None
 ) -> dict[str, ActualFaults]:
-    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL, len(netns_paths)))) as pool:
-        results = pool.map(lambda n: read_back(n, tag, log), netns_paths)
-        return dict(zip(netns_paths, results, strict=True))
+    results = run_all([functools.partial(read_back, n, tag, log) for n in netns_paths])
+    return dict(zip(netns_paths, results, strict=True))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from squall.errors import FaultError
 from squall.faults.kernel.readback import Qdisc
-from squall.faults.kernel.runner import COMMAND_TIMEOUT, Log, _Namespace
 from squall.faults.plan import IFB_PREFIX, Interface
+from squall.linux.commands import COMMAND_TIMEOUT, Log, Runner
 from squall.linux.netlink import attr_text, dump, parse_attrs
 
 _RTM_GETLINK = 18
@@ -70,9 +70,8 @@ def observe(netns: str, log: Log | None = None) -> Observed:
     Raises:
         FaultError: the namespace is gone or cannot be entered, or netlink failed.
     """
-    ns = _Namespace(netns, log)
-    if log:
-        log(f"# netlink {netns}: links, IPv4 addresses, routes, qdiscs")
+    ns = Runner(log, netns)
+    ns.say(f"# netlink {netns}: links, IPv4 addresses, routes, qdiscs")
     with ns.entered():
         sock = socket.socket(
             socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE

@@ -32,6 +32,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from squall.errors import BackendError, ServiceNotFound
+from squall.linux.commands import Log
 from squall.linux.procs import netns_inode, pids_in, signal_all
 from squall.runtime.base import (
     Action,
@@ -55,13 +56,7 @@ from squall.runtime.netns.config import (
     stop_supervisor,
     wait_report,
 )
-from squall.runtime.netns.kernel import (
-    Kernel,
-    Log,
-    allocation_lock,
-    netns_names,
-    require_root,
-)
+from squall.runtime.netns.kernel import Kernel, allocation_lock, netns_names, require_root
 from squall.runtime.netns.service import (
     Command,
     extras_from_json,
