@@ -36,17 +36,12 @@ from squall.runtime.base import (
     SilentProgress,
 )
 from squall.runtime.docker import naming
-from squall.runtime.docker.create import (
-    ContainerRequest,
-    LinkTarget,
-    container_request,
-    service_networks,
-    used_networks,
-    used_volumes,
-)
+from squall.runtime.docker.create import ContainerRequest, container_request
 from squall.runtime.docker.engine import JSON, DockerEngine
+from squall.runtime.links import LinkTarget
 from squall.spec import graph
 from squall.spec.model import ClusterSpec, Dependency, ServiceSpec
+from squall.spec.usage import service_networks, used_networks, used_volumes
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -9,20 +9,18 @@ before the container starts (API 1.41 attaches one network at create time).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from squall.errors import BackendError
 from squall.runtime.docker import naming
+from squall.runtime.links import LinkTarget, link_environment
 from squall.spec.model import (
-    DEFAULT_NETWORK,
     ClusterSpec,
     Healthcheck,
-    NetworkSpec,
-    ServiceNetwork,
     ServiceSpec,
-    VolumeSpec,
 )
+from squall.spec.usage import service_networks
 
 JSON = dict[str, Any]
 NANOSECONDS = 1_000_000_000
@@ -52,18 +50,6 @@ class Attachment:
 
 
 @dataclass(frozen=True)
-class LinkTarget:
-    """What a linking container learns about a linked one (Docker's legacy link env)."""
-
-    alias: str
-    container: str
-    ip: str | None
-    ports: tuple[tuple[int, str], ...]
-    """Exposed (port, protocol) pairs of the linked container, sorted."""
-    environment: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class ContainerRequest:
     name: str
     config: JSON
@@ -77,66 +63,6 @@ class ContainerRequest:
             "connect": [a.__dict__ for a in self.connect],
             "image": image_id,
         }
-
-
-def service_networks(service: ServiceSpec) -> tuple[ServiceNetwork, ...]:
-    """The cluster networks a service joins: compose's `default` when it names none."""
-    if service.network_mode is not None:
-        return ()
-    return service.networks or (ServiceNetwork(DEFAULT_NETWORK),)
-
-
-def used_networks(spec: ClusterSpec) -> tuple[NetworkSpec, ...]:
-    """Networks `up` needs: those declared (and used or not) plus an implicit `default`."""
-    declared = {n.name: n for n in spec.networks}
-    for service in spec.services:
-        for attachment in service_networks(service):
-            if attachment.name not in declared:
-                if attachment.name != DEFAULT_NETWORK:
-                    raise BackendError(
-                        f"service {service.name!r} uses network {attachment.name!r}, "
-                        "which the cluster file does not declare",
-                        service=service.name,
-                    )
-                declared[DEFAULT_NETWORK] = NetworkSpec(DEFAULT_NETWORK)
-    return tuple(sorted(declared.values(), key=lambda n: n.name))
-
-
-def used_volumes(spec: ClusterSpec) -> tuple[VolumeSpec, ...]:
-    """Named volumes `up` needs: declared ones plus any a service names without declaring."""
-    declared = {v.name: v for v in spec.volumes}
-    for service in spec.services:
-        for mount in service.volumes:
-            if mount.type == "volume" and mount.source and mount.source not in declared:
-                declared[mount.source] = VolumeSpec(mount.source)
-    return tuple(sorted(declared.values(), key=lambda v: v.name))
-
-
-def link_environment(container: str, targets: Sequence[LinkTarget]) -> dict[str, str]:
-    """Docker's legacy link variables, e.g. `SERVER_PORT_10000_TCP_ADDR=172.18.0.2`.
-
-    Same names as the engine gives on its default bridge (which user networks lack):
-    `<ALIAS>_NAME`, `<ALIAS>_PORT`, `<ALIAS>_PORT_<p>_<PROTO>[_ADDR|_PORT|_PROTO]`,
-    and `<ALIAS>_ENV_<VAR>` for the linked service's own environment.
-    """
-    env: dict[str, str] = {}
-    for target in targets:
-        prefix = target.alias.upper().replace("-", "_").replace(".", "_")
-        env[f"{prefix}_NAME"] = f"/{container}/{target.alias}"
-        for key, value in sorted(target.environment.items()):
-            env[f"{prefix}_ENV_{key}"] = value
-        if target.ip is None:
-            continue
-        for index, (port, proto) in enumerate(target.ports):
-            url = f"{proto}://{target.ip}:{port}"
-            if index == 0:
-                env[f"{prefix}_PORT"] = url
-            base = f"{prefix}_PORT_{port}_{proto.upper()}"
-            env[base] = url
-            env[f"{base}_ADDR"] = target.ip
-            env[f"{base}_PORT"] = str(port)
-            env[f"{base}_PROTO"] = proto
-    return env
 
 
 def container_request(

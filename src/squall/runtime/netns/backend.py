@@ -43,7 +43,6 @@ from squall.runtime.base import (
     ServiceState,
     SilentProgress,
 )
-from squall.runtime.docker.create import service_networks, used_networks
 from squall.runtime.netns import naming
 from squall.runtime.netns.config import (
     ServiceConfig,
@@ -82,6 +81,7 @@ from squall.runtime.netns.topology import (
 )
 from squall.spec import graph
 from squall.spec.model import ClusterSpec, ServiceSpec
+from squall.spec.usage import service_networks, used_networks
 from squall.state import default_state_root
 
 ACTIVE = ("running", "paused", "restarting")

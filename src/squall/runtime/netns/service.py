@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from squall.errors import BackendError
-from squall.runtime.docker.create import LinkTarget, link_environment
+from squall.runtime.links import LinkTarget, link_environment
 from squall.runtime.netns.config import HealthConfig, PortForward, ServiceConfig
 from squall.runtime.netns.spawn import Launch, resolve_user
 from squall.runtime.netns.topology import HostsExtras, Topology
