@@ -27,8 +27,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from ipaddress import IPv4Network
+from dataclasses import replace
 from pathlib import Path
 
 from squall.errors import BackendError, ServiceNotFound
@@ -56,6 +55,21 @@ from squall.runtime.netns.config import (
     wait_report,
 )
 from squall.runtime.netns.kernel import Kernel, allocation_lock, netns_names, require_root
+from squall.runtime.netns.plan import (
+    RULE_HOOKS,
+    NetworkChange,
+    Placement,
+    check_network_modes,
+    forward_rules,
+    placement,
+    plan_connect,
+    plan_disconnect,
+    plan_new_network,
+    plan_remove_network,
+    plan_up,
+    removal_rules,
+    rules_present,
+)
 from squall.runtime.netns.service import (
     Command,
     extras_from_json,
@@ -66,54 +80,19 @@ from squall.runtime.netns.service import (
 )
 from squall.runtime.netns.spawn import resolve_user, spawn
 from squall.runtime.netns.topology import (
-    AddressBook,
-    AttachmentPlan,
-    NetworkPlan,
     Topology,
-    WantedAttachment,
-    WantedNetwork,
     default_gateway,
     hosts_file,
-    plan_network,
     resolv_conf,
-    with_attachments,
-    without_attachments,
+    squall_subnets,
 )
 from squall.spec import graph
-from squall.spec.model import ClusterSpec, ServiceSpec
-from squall.spec.usage import service_networks, used_networks
+from squall.spec.model import ClusterSpec
 from squall.state import default_state_root
 
 ACTIVE = ("running", "paused", "restarting")
 HOST_RESOLV = Path("/etc/resolv.conf")
 _STATE_NAMES = {"waiting": "created", "blocked": "created"}
-
-
-@dataclass(frozen=True)
-class _Placement:
-    """Where a service's processes live: a namespace of its own, another's, or the host's."""
-
-    netns: str | None
-    """Namespace name under /run/netns (None: the host's network)."""
-    owner: str
-    """The service whose namespace and addresses these are."""
-    own: bool
-
-
-def _placement(project: str, service: ServiceSpec) -> _Placement:
-    mode = service.network_mode
-    if mode and mode.startswith("service:"):
-        other = mode.split(":", 1)[1]
-        return _Placement(naming.netns_name(project, other), other, own=False)
-    if mode == "host":
-        return _Placement(None, service.name, own=False)
-    if mode not in (None, "none", "bridge", "default"):
-        raise BackendError(
-            f"service {service.name!r}: network_mode {mode!r} has no meaning on the netns "
-            "backend (use none, host or service:NAME)",
-            service=service.name,
-        )
-    return _Placement(naming.netns_name(project, service.name), service.name, own=True)
 
 
 class NetnsBackend(Backend):
@@ -179,8 +158,8 @@ class NetnsBackend(Backend):
         progress = progress or SilentProgress()
         project = spec.name
         graph.start_order(spec)  # cycles are a SpecError before anything is made
-        placements = {s.name: _placement(project, s) for s in spec.services}
-        _check_network_modes(spec, placements)
+        placements = {s.name: placement(project, s) for s in spec.services}
+        check_network_modes(spec, placements)
         for note in ignored(spec):
             progress.step(project, note)
         commands = {}
@@ -211,7 +190,7 @@ class NetnsBackend(Backend):
         paths: naming.StatePaths,
         spec: ClusterSpec,
         commands: Mapping[str, Command],
-        placements: Mapping[str, _Placement],
+        placements: Mapping[str, Placement],
         topology: Topology,
         force: bool,
         early: int | None,
@@ -252,118 +231,36 @@ class NetnsBackend(Backend):
     def _build_network(
         self,
         spec: ClusterSpec,
-        placements: Mapping[str, _Placement],
+        placements: Mapping[str, Placement],
         force: bool,
         progress: Progress,
     ) -> Topology:
         """Namespaces, bridges, veths, addresses, routes and host rules, in a few batches."""
-        project = spec.name
-        kernel = self._kernel
-        links = kernel.links()
-        topology = Topology.from_kernel(project, links, netns_names())
-        taken = [*kernel.routed_subnets(), *_squall_subnets(links)]
-        host: list[str] = []
-        new_networks: list[NetworkPlan] = []
-        for network in used_networks(spec):
-            existing = topology.network(network.name)
-            if existing is not None:
-                continue
-            if network.external:
-                raise BackendError(
-                    f"network {network.name!r} is declared external but the cluster has no "
-                    f"such network; create it with `squall net create {network.name}`"
-                )
-            plan = plan_network(
-                project,
-                WantedNetwork(
-                    network.name,
-                    subnet=network.subnets[0] if network.subnets else None,
-                    gateway=network.gateway,
-                    internal=network.internal,
-                ),
-                topology,
-                taken,
-                extra_bridges=[n.bridge for n in new_networks],
-            )
-            taken.append(plan.subnet)
-            new_networks.append(plan)
-            progress.step(f"network {network.name}", f"bridge {plan.bridge} {plan.subnet}")
-            host += _bridge_lines(project, plan)
-        topology = replace(topology, networks=(*topology.networks, *new_networks))
-        existing_ns = set(topology.namespaces)
-        new_ns = [
-            s.name for s in spec.services if placements[s.name].own and s.name not in existing_ns
-        ]
-        host = [f"netns add {naming.netns_name(project, name)}" for name in new_ns] + host
-        removed: list[AttachmentPlan] = []
-        wanted: list[WantedAttachment] = []
-        for service in spec.services:
-            if not placements[service.name].own:
-                continue
-            want = {}
-            if service.network_mode is None:
-                for joined in service_networks(service):
-                    aliases = [*joined.aliases]
-                    if service.hostname:
-                        aliases.append(service.hostname)
-                    want[joined.name] = WantedAttachment(
-                        service.name,
-                        joined.name,
-                        tuple(dict.fromkeys(a for a in aliases if a != service.name)),
-                        joined.ipv4_address,
-                    )
-            for current in topology.of_service(service.name):
-                desired = want.get(current.network)
-                current_net = topology.network(current.network)
-                if desired is None:
-                    if current_net is not None and current_net.adhoc:
-                        continue  # connected by `squall net connect`: kept
-                    removed.append(current)
-                elif force or (desired.ipv4_address and str(current.ip) != desired.ipv4_address):
-                    removed.append(current)
-                else:
-                    want.pop(current.network)
-                    if current.aliases != desired.aliases:
-                        topology = without_attachments(topology, [current])
-                        current = replace(current, aliases=desired.aliases)
-                        topology = with_attachments(topology, [current])
-                        host.append(f'link set {current.host_if} alias "{current.label(project)}"')
-            wanted += want.values()
-        book = AddressBook(project, topology)
-        for gone in removed:
-            book.release(gone)
-            host.append(f"link del {gone.host_if}")
-        topology = without_attachments(topology, removed)
-        added: list[AttachmentPlan] = []
-        # Fixed addresses first, so the ones handed out avoid them.
-        for want_one in sorted(wanted, key=lambda w: (w.ipv4_address is None, w.service)):
-            target = topology.network(want_one.network)
-            assert target is not None
-            attachment = book.attach(want_one, target)
-            added.append(attachment)
-            host += _veth_lines(project, attachment, target)
-        topology = with_attachments(topology, added)
-        changed = {a.service for a in (*added, *removed)} | set(new_ns)
-        jobs = [
-            (naming.netns_name(project, name), _inside_lines(topology, name, name in new_ns))
-            for name in sorted(changed)
-            if placements.get(name) is not None and placements[name].own
-        ]
-        if host:
-            progress.step(project, f"{len(new_ns)} namespace(s), {len(added)} veth(s)")
-            kernel.batch(host)
-        kernel.batches(jobs)
-        topology = replace(topology, namespaces=tuple(sorted(existing_ns | set(new_ns))))
-        if new_networks or removed or not self._rules_present(project):
-            self._write_rules(project, topology)
-        return topology
+        links = self._kernel.links()
+        current = Topology.from_kernel(spec.name, links, netns_names())
+        taken = [*self._kernel.routed_subnets(), *squall_subnets(links)]
+        change = plan_up(spec, placements, current, taken, force=force)
+        self._apply(spec.name, change, progress)
+        return change.topology
+
+    def _apply(self, project: str, change: NetworkChange, progress: Progress | None = None) -> None:
+        """Make the host match a planned change: the one place that changes its links."""
+        progress = progress or SilentProgress()
+        for network in change.new_networks:
+            progress.step(f"network {network.name}", f"bridge {network.bridge} {network.subnet}")
+        if change.host:
+            progress.step(project, change.summary())
+            self._kernel.batch(change.host)
+        self._kernel.batches(change.inside)
+        if change.rewrite_rules or (change.ensure_rules and not self._rules_present(project)):
+            self._write_rules(project, change.topology)
 
     def _write_files(
         self,
         paths: naming.StatePaths,
         spec: ClusterSpec,
         topology: Topology,
-        placements: Mapping[str, _Placement],
+        placements: Mapping[str, Placement],
     ) -> None:
         host_resolv = _read(HOST_RESOLV)
         for service in spec.services:
@@ -434,49 +331,17 @@ class NetnsBackend(Backend):
     # -- host rules ----------------------------------------------------------------------
 
     def _rules_present(self, project: str) -> bool:
-        chain = naming.chain_name(project)
-        return f"-A FORWARD -j {chain}" in self._kernel.iptables_save("filter")
+        return rules_present(project, self._kernel.iptables_save("filter"))
+
+    def _saved_rules(self) -> dict[str, str]:
+        return {table: self._kernel.iptables_save(table) for table, _hook in RULE_HOOKS}
 
     def _write_rules(self, project: str, topology: Topology) -> None:
-        """The project's FORWARD and NAT rules, replaced atomically per table.
-
-        Traffic stays inside a bridge (needed where br_netfilter sends bridged frames
-        through FORWARD); non-internal networks reach outside through NAT; nothing is
-        forwarded between two networks of the cluster or out of an internal one.
-        """
-        chain = naming.chain_name(project)
-        ours = f"{naming.link_prefix(project)}+"
-        filter_rules = [f":{chain} - [0:0]"]
-        nat_rules = [f":{chain} - [0:0]"]
-        for net in topology.networks:
-            bridge = net.bridge
-            filter_rules.append(f"-A {chain} -i {bridge} -o {bridge} -j ACCEPT")
-            if not net.internal:
-                filter_rules += [
-                    f"-A {chain} -i {bridge} ! -o {ours} -j ACCEPT",
-                    f"-A {chain} -o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-                ]
-                nat_rules.append(f"-A {chain} -s {net.subnet} ! -o {bridge} -j MASQUERADE")
-            filter_rules += [f"-A {chain} -i {bridge} -j DROP", f"-A {chain} -o {bridge} -j DROP"]
-        saved = {t: self._kernel.iptables_save(t) for t in ("filter", "nat")}
-        if f"-A FORWARD -j {chain}" not in saved["filter"]:
-            filter_rules.append(f"-I FORWARD 1 -j {chain}")
-        if f"-A POSTROUTING -j {chain}" not in saved["nat"]:
-            nat_rules.append(f"-I POSTROUTING 1 -j {chain}")
-        text = "*filter\n" + "\n".join(filter_rules) + "\nCOMMIT\n"
-        text += "*nat\n" + "\n".join(nat_rules) + "\nCOMMIT\n"
-        self._kernel.iptables_restore(text)
+        """The project's FORWARD and NAT rules, replaced atomically per table."""
+        self._kernel.iptables_restore(forward_rules(project, topology, self._saved_rules()))
 
     def _remove_rules(self, project: str) -> None:
-        chain = naming.chain_name(project)
-        text = ""
-        for table, hook in (("filter", "FORWARD"), ("nat", "POSTROUTING")):
-            saved = self._kernel.iptables_save(table)
-            if f":{chain} " not in saved:
-                continue
-            jumps = saved.count(f"-A {hook} -j {chain}\n")
-            lines = [f"-D {hook} -j {chain}"] * jumps + [f"-F {chain}", f"-X {chain}"]
-            text += f"*{table}\n" + "\n".join(lines) + "\nCOMMIT\n"
+        text = removal_rules(project, self._saved_rules())
         if text:
             self._kernel.iptables_restore(text)
 
@@ -800,18 +665,11 @@ class NetnsBackend(Backend):
         with allocation_lock():
             links = self._kernel.links()
             topology = Topology.from_kernel(project, links, netns_names())
-            if topology.network(name) is not None:
-                raise BackendError(f"network {name!r} exists already")
-            taken = [*self._kernel.routed_subnets(), *_squall_subnets(links)]
-            plan = plan_network(
-                project,
-                WantedNetwork(name, subnet=subnet, internal=internal, adhoc=True),
-                topology,
-                taken,
+            taken = [*self._kernel.routed_subnets(), *squall_subnets(links)]
+            change = plan_new_network(
+                project, topology, taken, name, subnet=subnet, internal=internal
             )
-            self._kernel.batch(_bridge_lines(project, plan))
-            topology = replace(topology, networks=(*topology.networks, plan))
-            self._write_rules(project, topology)
+            self._apply(project, change)
         return next(n for n in self.networks(project) if n.name == name)
 
     def remove_network(self, project: str, name: str) -> None:
@@ -822,20 +680,7 @@ class NetnsBackend(Backend):
         """
         require_root()
         with allocation_lock():
-            topology = self._topology(project)
-            network = topology.network(name)
-            if network is None:
-                known = ", ".join(n.name for n in topology.networks) or "none"
-                raise BackendError(f"cluster {project!r} has no network {name!r} (known: {known})")
-            users = [a.service for a in topology.on_network(name)]
-            if users:
-                raise BackendError(
-                    f"network {name!r} is in use by {', '.join(users)}; "
-                    "disconnect them first (`squall net disconnect NETWORK SERVICE`)"
-                )
-            self._kernel.batch([f"link del {network.bridge}"])
-            remaining = tuple(n for n in topology.networks if n.name != name)
-            self._write_rules(project, replace(topology, networks=remaining))
+            self._apply(project, plan_remove_network(project, self._topology(project), name))
 
     def connect(
         self, project: str, network: str, service: str, *, aliases: Sequence[str] = ()
@@ -847,48 +692,16 @@ class NetnsBackend(Backend):
         require_root()
         with allocation_lock():
             topology = self._topology(project)
-            net = self._network(topology, network)
-            if service not in topology.namespaces:
-                raise ServiceNotFound(
-                    f"service {service!r} of {project!r} has no namespace of its own",
-                    service=service,
-                )
-            if topology.attachment(service, network) is not None:
-                raise BackendError(f"service {service!r} is already on network {network!r}")
-            wanted = WantedAttachment(
-                service, network, tuple(dict.fromkeys(a for a in aliases if a != service))
-            )
-            attachment = AddressBook(project, topology).attach(wanted, net)
-            self._kernel.batch(_veth_lines(project, attachment, net))
-            topology = with_attachments(topology, [attachment])
-            self._kernel.batch(
-                _inside_lines(topology, service, False), naming.netns_name(project, service)
-            )
-        self._rewrite_hosts(project, topology)
+            change = plan_connect(project, topology, network, service, aliases)
+            self._apply(project, change)
+        self._rewrite_hosts(project, change.topology)
 
     def disconnect(self, project: str, network: str, service: str) -> None:
         require_root()
         with allocation_lock():
-            topology = self._topology(project)
-            self._network(topology, network)
-            attachment = topology.attachment(service, network)
-            if attachment is None:
-                raise BackendError(f"service {service!r} is not on network {network!r}")
-            self._kernel.batch([f"link del {attachment.host_if}"])
-            topology = without_attachments(topology, [attachment])
-            self._kernel.batch(
-                _inside_lines(topology, service, False), naming.netns_name(project, service)
-            )
-        self._rewrite_hosts(project, topology)
-
-    def _network(self, topology: Topology, name: str) -> NetworkPlan:
-        net = topology.network(name)
-        if net is None:
-            known = ", ".join(n.name for n in topology.networks) or "none"
-            raise BackendError(
-                f"cluster {topology.project!r} has no network {name!r} (known: {known})"
-            )
-        return net
+            change = plan_disconnect(project, self._topology(project), network, service)
+            self._apply(project, change)
+        self._rewrite_hosts(project, change.topology)
 
     def _rewrite_hosts(self, project: str, topology: Topology) -> None:
         paths = self.paths(project)
@@ -941,70 +754,6 @@ def _owner(project: str, name: str, netns_path: str | None) -> str:
         if owner:
             return owner
     return name
-
-
-def _check_network_modes(spec: ClusterSpec, placements: Mapping[str, _Placement]) -> None:
-    for service in spec.services:
-        placement = placements[service.name]
-        if placement.own or placement.netns is None:
-            continue
-        target = placements.get(placement.owner)
-        if target is None or not target.own:
-            raise BackendError(
-                f"service {service.name!r}: network_mode {service.network_mode!r} must name "
-                "a service with a network namespace of its own",
-                service=service.name,
-            )
-
-
-def _bridge_lines(project: str, plan: NetworkPlan) -> list[str]:
-    lines = [
-        f"link add {plan.bridge} type bridge",
-        f'link set {plan.bridge} alias "{plan.label(project)}"',
-    ]
-    if not plan.internal:  # an internal network has no way out, not even to the host
-        lines.append(f"addr add {plan.gateway}/{plan.subnet.prefixlen} dev {plan.bridge}")
-    lines.append(f"link set {plan.bridge} up")
-    return lines
-
-
-def _veth_lines(project: str, attachment: AttachmentPlan, network: NetworkPlan) -> list[str]:
-    netns = naming.netns_name(project, attachment.service)
-    return [
-        f"link add {attachment.host_if} type veth peer name {attachment.inner_if} netns {netns}",
-        f'link set {attachment.host_if} alias "{attachment.label(project)}" '
-        f"master {network.bridge} up",
-    ]
-
-
-def _inside_lines(topology: Topology, service: str, new: bool) -> list[str]:
-    """Addresses, links up and the default route inside one namespace (idempotent)."""
-    lines = ["link set lo up"] if new else []
-    for attachment in topology.of_service(service):
-        lines += [
-            f"addr replace {attachment.ip}/{attachment.prefix_len} dev {attachment.inner_if}",
-            f"link set {attachment.inner_if} up",
-        ]
-    gateway = default_gateway(topology, service)
-    if gateway is not None:
-        network = topology.network(gateway.network)
-        assert network is not None
-        lines.append(f"route replace default via {network.gateway} dev {gateway.inner_if}")
-    else:
-        lines.append("route flush exact 0.0.0.0/0")
-    return lines
-
-
-def _squall_subnets(links: Sequence[Mapping[str, object]]) -> list[IPv4Network]:
-    """Subnets of every Squall bridge on the host, any project (internal ones have no
-    route, so the routing table alone would not show them)."""
-    found = []
-    for link in links:
-        label = naming.decode_label(str(link.get("ifalias") or ""))
-        if label and "subnet" in label:
-            with contextlib.suppress(ValueError):
-                found.append(IPv4Network(label["subnet"]))
-    return found
 
 
 def _read(path: Path) -> str:

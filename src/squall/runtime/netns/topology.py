@@ -9,6 +9,7 @@ network with, and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import ipaddress
@@ -454,6 +455,18 @@ def default_gateway(topology: Topology, service: str) -> AttachmentPlan | None:
     return None
 
 
+def squall_subnets(links: Iterable[Mapping[str, object]]) -> list[IPv4Network]:
+    """Subnets of every Squall bridge on the host, any project (internal ones have no
+    route, so the routing table alone would not show them)."""
+    found = []
+    for link in links:
+        label = naming.decode_label(str(link.get("ifalias") or ""))
+        if label and "subnet" in label:
+            with contextlib.suppress(ValueError):
+                found.append(IPv4Network(label["subnet"]))
+    return found
+
+
 def with_attachments(topology: Topology, added: Iterable[AttachmentPlan]) -> Topology:
     return replace(topology, attachments=tuple([*topology.attachments, *added]))
 
@@ -479,4 +492,5 @@ __all__ = [
     "hosts_file",
     "plan_network",
     "resolv_conf",
+    "squall_subnets",
 ]
