@@ -8,20 +8,21 @@ network is a Linux bridge with its own subnet; a service joins it through a veth
 Names resolve through the hosts files: a service sees the names (and aliases) of the
 services it shares a network with, and nothing else.
 
-Levels (as the Docker backend): `netns_kernel` runs `ip`/`iptables` 1:1 and
-translates their failures; `netns_topology` plans bridges, veths and addresses as
-data; `netns_service` turns a compose service into what the supervisor runs;
-`netns_supervisor` is the detached parent of every service process (restarts,
-healthchecks, ports); this module ties them together. Names are in `netns_naming`:
-everything is found again from the kernel by the names and ifalias labels it gave, so
-`down` also works after a crash and without the state directory.
+Levels (as the Docker backend): `kernel` runs `ip`/`iptables` 1:1 (through the one
+command runner, `squall.linux.commands`); `topology` reads bridges, veths and
+addresses back from the kernel and hands out new ones; `plan` decides, as data, what
+the host must change (`NetworkChange`), and `NetnsBackend._apply` is the one place
+that makes the change; `service` turns a compose service into what the supervisor
+runs; `supervisor` is the detached parent of every service process (restarts,
+healthchecks, ports), told what to do through `config`; `actions`, `status` and
+`files` hold the pure parts of `act`, `status` and the per-service files. This
+module ties them together. Names are in `naming`: everything is found again from the
+kernel by the names and ifalias labels it gave, so `down` also works after a crash
+and without the state directory.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import os
 import shutil
 import signal
 import sys
@@ -36,13 +37,13 @@ from squall.linux.procs import netns_inode, pids_in, signal_all
 from squall.runtime.base import (
     Action,
     Backend,
-    NetworkAddress,
     NetworkState,
     Progress,
     ServiceState,
     SilentProgress,
 )
 from squall.runtime.netns import naming
+from squall.runtime.netns.actions import acted, is_active, settled, signal_number
 from squall.runtime.netns.config import (
     ServiceConfig,
     SupervisorConfig,
@@ -54,6 +55,7 @@ from squall.runtime.netns.config import (
     stop_supervisor,
     wait_report,
 )
+from squall.runtime.netns.files import read_log, rewrite_hosts, write_service_files
 from squall.runtime.netns.kernel import Kernel, allocation_lock, netns_names, require_root
 from squall.runtime.netns.plan import (
     RULE_HOOKS,
@@ -70,29 +72,13 @@ from squall.runtime.netns.plan import (
     removal_rules,
     rules_present,
 )
-from squall.runtime.netns.service import (
-    Command,
-    extras_from_json,
-    hosts_extras,
-    ignored,
-    service_command,
-    service_config,
-)
+from squall.runtime.netns.service import Command, ignored, service_command, service_config
 from squall.runtime.netns.spawn import resolve_user, spawn
-from squall.runtime.netns.topology import (
-    Topology,
-    default_gateway,
-    hosts_file,
-    resolv_conf,
-    squall_subnets,
-)
+from squall.runtime.netns.status import network_states, service_states
+from squall.runtime.netns.topology import Topology, squall_subnets
 from squall.spec import graph
 from squall.spec.model import ClusterSpec
 from squall.state import default_state_root
-
-ACTIVE = ("running", "paused", "restarting")
-HOST_RESOLV = Path("/etc/resolv.conf")
-_STATE_NAMES = {"waiting": "created", "blocked": "created"}
 
 
 class NetnsBackend(Backend):
@@ -176,7 +162,7 @@ class NetnsBackend(Backend):
         try:
             with allocation_lock():
                 topology = self._build_network(spec, placements, force, progress)
-            self._write_files(paths, spec, topology, placements)
+            write_service_files(paths, spec, topology, placements)
             self._up_services(paths, spec, commands, placements, topology, force, early, progress)
         except BaseException:
             report = SupervisorReport.read(paths.status)
@@ -207,7 +193,7 @@ class NetnsBackend(Backend):
             old = previous.services.get(service.name) if previous else None
             seen = report.services.get(service.name) if report else None
             generation = old.generation if old else 1
-            if old is not None and (force or seen is None or seen.state not in ACTIVE):
+            if old is not None and (force or not is_active(seen)):
                 generation += 1
             services[service.name] = service_config(
                 spec,
@@ -254,23 +240,6 @@ class NetnsBackend(Backend):
         self._kernel.batches(change.inside)
         if change.rewrite_rules or (change.ensure_rules and not self._rules_present(project)):
             self._write_rules(project, change.topology)
-
-    def _write_files(
-        self,
-        paths: naming.StatePaths,
-        spec: ClusterSpec,
-        topology: Topology,
-        placements: Mapping[str, Placement],
-    ) -> None:
-        host_resolv = _read(HOST_RESOLV)
-        for service in spec.services:
-            owner = placements[service.name].owner
-            extras = hosts_extras(service)
-            _write_in_place(paths.hosts(service.name), hosts_file(service.name, topology, extras))
-            _write_in_place(
-                paths.resolv(service.name),
-                resolv_conf(host_resolv, default_gateway(topology, owner) is None),
-            )
 
     def _start(
         self,
@@ -456,65 +425,19 @@ class NetnsBackend(Backend):
         topology = self._topology(project)
         config = SupervisorConfig.read(paths.config)
         report = self._report(paths, project)
-        names = set(topology.namespaces)
-        if config is not None:
-            names |= set(config.services)
         unsupervised: dict[str, list[int]] = {}
         if report is None:
+            names = set(topology.namespaces) | (set(config.services) if config else set())
             inodes = {
                 ino: name
                 for name in names
                 if (ino := netns_inode(naming.netns_path(project, name))) is not None
             }
             unsupervised = pids_in(inodes)
-        states = []
-        for name in sorted(names):
-            cfg = config.services.get(name) if config else None
-            netns_path = cfg.launch.netns if cfg else naming.netns_path(project, name)
-            owner = _owner(project, name, netns_path)
-            seen = report.services.get(name) if report else None
-            if seen is not None:
-                state = _STATE_NAMES.get(seen.state, seen.state)
-                pid, health, ports = seen.pid, seen.health, seen.ports
-            else:
-                pids = sorted(unsupervised.get(name, ()))
-                state = "running" if pids else "exited"
-                pid, health, ports = (pids[0] if pids else None), None, ()
-            addresses = tuple(
-                NetworkAddress(a.network, str(a.ip), a.prefix_len, (name, *a.aliases))
-                for a in sorted(topology.of_service(owner), key=lambda a: a.network)
-            )
-            states.append(
-                ServiceState(
-                    service=name,
-                    container=naming.netns_name(project, name),
-                    id=str(pid) if pid else None,
-                    state=state,
-                    health=health,
-                    addresses=addresses,
-                    pid=pid,
-                    netns=netns_path if state in ("running", "paused") else None,
-                    image=None,
-                    ports=tuple(ports),
-                )
-            )
-        return states
+        return service_states(project, topology, config, report, unsupervised)
 
     def networks(self, project: str) -> list[NetworkState]:
-        topology = self._topology(project)
-        return [
-            NetworkState(
-                name=net.name,
-                backend_name=net.bridge,
-                id=None,
-                driver="bridge",
-                subnets=(str(net.subnet),),
-                internal=net.internal,
-                external=False,
-                services=tuple(a.service for a in topology.on_network(net.name)),
-            )
-            for net in topology.networks
-        ]
+        return network_states(self._topology(project))
 
     def logs(
         self, project: str, service: str, *, follow: bool = False, tail: int | None = None
@@ -524,45 +447,14 @@ class NetnsBackend(Backend):
         With `follow`, keeps yielding until the service is no longer running.
         """
         self._config(project, service)
-        return self._follow(project, service, follow, tail)
-
-    def _follow(
-        self, project: str, service: str, follow: bool, tail: int | None
-    ) -> Iterator[bytes]:
         path = self.paths(project).log(service)
-        try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed below, across yields
-        except FileNotFoundError:
-            if not follow:
-                return
-            handle = None
-        try:
-            if handle is not None:
-                data = handle.read()
-                if tail is not None:
-                    lines = data.splitlines(keepends=True)
-                    data = b"".join(lines[-tail:]) if tail > 0 else b""
-                if data:
-                    yield data
-            while follow:
-                if handle is None:
-                    with contextlib.suppress(FileNotFoundError):
-                        handle = open(path, "rb")  # noqa: SIM115
-                chunk = handle.read() if handle is not None else b""
-                if chunk:
-                    yield chunk
-                    continue
-                if not self._running(project, service):
-                    return
-                time.sleep(0.1)
-        finally:
-            if handle is not None:
-                handle.close()
+        return read_log(
+            path, follow=follow, tail=tail, running=lambda: self._running(project, service)
+        )
 
     def _running(self, project: str, service: str) -> bool:
         report = self._report(self.paths(project), project)
-        seen = report.services.get(service) if report else None
-        return seen is not None and seen.state in ACTIVE
+        return is_active(report.services.get(service) if report else None)
 
     def exec(self, project: str, service: str, argv: Sequence[str], *, tty: bool = False) -> int:
         """Run `argv` in the service's namespaces, environment, user and directory.
@@ -603,53 +495,19 @@ class NetnsBackend(Backend):
         config = SupervisorConfig.read(paths.config)
         assert config is not None
         report = self._report(paths, project)
-        signum = _signal_number(signal) if action is Action.KILL else None
+        signum = signal_number(signal) if action is Action.KILL else None
         changed = dict(config.services)
         for name in services:
-            cfg = changed[name]
             seen = report.services.get(name) if report else None
-            active = seen is not None and seen.state in ACTIVE
-            if action is Action.START:
-                cfg = replace(cfg, desired="running", generation=cfg.generation + (not active))
-            elif action is Action.STOP:
-                cfg = replace(cfg, desired="stopped")
-            elif action is Action.RESTART:
-                cfg = replace(cfg, desired="running", generation=cfg.generation + 1)
-            elif action is Action.KILL:
-                assert signum is not None
-                nonce = (cfg.kill[0] if cfg.kill else 0) + 1
-                cfg = replace(cfg, kill=(nonce, signum))
-                if signum == _SIGKILL:
-                    cfg = replace(cfg, desired="stopped")
-            elif action is Action.PAUSE:
-                if not active:
-                    raise BackendError(f"service {name!r} is not running", service=name)
-                cfg = replace(cfg, desired="paused")
-            elif action is Action.UNPAUSE:
-                cfg = replace(cfg, desired="running")
-            changed[name] = cfg
-        config = replace(config, services=changed)
-        report = apply_config(paths, config)
-
-        def settled(report: SupervisorReport) -> bool:
-            for name in services:
-                seen = report.services.get(name)
-                cfg = changed[name]
-                if seen is None:
-                    return False
-                if cfg.desired == "stopped":
-                    if seen.pid is not None or seen.state in ACTIVE:
-                        return False
-                elif action is Action.KILL:
-                    continue
-                elif cfg.desired == "paused":
-                    if seen.state != "paused":
-                        return False
-                elif seen.generation < cfg.generation or seen.state in ("waiting", "paused"):
-                    return False
-            return True
-
-        wait_report(paths, project, report.pid, settled, self.stop_timeout + 10.0)
+            changed[name] = acted(changed[name], seen, action, signum)
+        report = apply_config(paths, replace(config, services=changed))
+        wait_report(
+            paths,
+            project,
+            report.pid,
+            lambda r: settled(r, changed, services, action),
+            self.stop_timeout + 10.0,
+        )
 
     # -- ad-hoc networks (`squall net`) --------------------------------------------------
 
@@ -704,13 +562,7 @@ class NetnsBackend(Backend):
         self._rewrite_hosts(project, change.topology)
 
     def _rewrite_hosts(self, project: str, topology: Topology) -> None:
-        paths = self.paths(project)
-        config = SupervisorConfig.read(paths.config)
-        if config is None:
-            return
-        for name, cfg in config.services.items():
-            extras = extras_from_json(cfg.hosts_extras)
-            _write_in_place(paths.hosts(name), hosts_file(name, topology, extras))
+        rewrite_hosts(self.paths(project), topology)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -729,55 +581,6 @@ class NetnsBackend(Backend):
                 service=service,
             )
         return cfg
-
-
-_SIGKILL = 9
-
-
-def _signal_number(name: str | None) -> int:
-    if name is None:
-        return _SIGKILL
-    text = name.upper()
-    if text.isdigit():
-        return int(text)
-    if not text.startswith("SIG"):
-        text = "SIG" + text
-    try:
-        return int(getattr(signal.Signals, text))
-    except AttributeError:
-        raise BackendError(f"unknown signal {name!r}") from None
-
-
-def _owner(project: str, name: str, netns_path: str | None) -> str:
-    if netns_path:
-        owner = naming.service_of_netns(project, os.path.basename(netns_path))
-        if owner:
-            return owner
-    return name
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
-
-
-def _write_in_place(path: Path, text: str) -> None:
-    """Rewrite a file bound into namespaces: same inode, or the binds would keep the old."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(path, "r+") as handle:
-            if handle.read() == text:
-                return
-            handle.seek(0)
-            handle.write(text)
-            handle.truncate()
-    except FileNotFoundError:
-        path.write_text(text)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise BackendError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def _log_hint(paths: naming.StatePaths, service: str, state: str) -> str:
