@@ -11,10 +11,8 @@ started it) that is the parent of every service process. It
   doubling back-off (100 ms up to 10 s; reset after 10 s of running);
 - stops (SIGTERM to the process group, SIGKILL after `stop_timeout`), pauses (SIGSTOP to
   the group) and signals services when the CLI asks;
-- forwards `ports:`: it listens on the host (127.0.0.1:PUBLISHED by default) and, per
-  connection (per client address for UDP, see `netns_udp`), opens a socket inside the
-  service's namespace (setns, socket, back) and relays. No kernel rules, so nothing to
-  leave behind.
+- forwards `ports:` from the host into the service's namespace (see `ports`, `udp`),
+  with no kernel rules, so nothing to leave behind.
 
 It reads `supervisor.json` at start and on SIGHUP and writes `supervisor.status.json`
 after every change. On SIGTERM it stops every service and exits. Processes of a
@@ -30,28 +28,25 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from squall.atomic import write_atomic
 from squall.errors import BackendError
-from squall.linux.netns import entered
 from squall.linux.procs import netns_inode, pids_in, signal_all
 from squall.runtime.netns import naming
 from squall.runtime.netns.config import (
-    PortForward,
     ServiceConfig,
     ServiceReport,
     SupervisorConfig,
     SupervisorReport,
 )
+from squall.runtime.netns.ports import Forwarder, close_ports, open_ports
 from squall.runtime.netns.spawn import spawn
-from squall.runtime.netns.udp import UdpRelay
 
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 10.0
@@ -77,20 +72,6 @@ def restarts(policy: str, code: int, restarted: int) -> bool:
     if name == "on-failure":
         return code != 0 and (not limit or restarted < int(limit))
     return False
-
-
-@dataclass
-class Forwarder:
-    spec: PortForward
-    sock: socket.socket
-    server: asyncio.base_events.Server | None = None
-    task: asyncio.Task[None] | None = None
-    relay: UdpRelay | None = None
-
-    @property
-    def shown(self) -> str:
-        host, port = self.sock.getsockname()[:2]
-        return f"{host}:{port}->{self.spec.target}/{self.spec.protocol}"
 
 
 @dataclass
@@ -297,28 +278,9 @@ class Supervisor:
             dep = self.units.get(name)
             if dep is None:
                 return "fail", f"depends on {name!r}, which is not in the cluster"
-            if condition == "service_healthy":
-                if dep.cfg.healthcheck is None:
-                    return "fail", (
-                        f"{name!r} has no healthcheck, so nothing can wait for it to be healthy"
-                    )
-                if dep.alive and dep.health == "healthy":
-                    continue
-                if dep.health == "unhealthy":
-                    return "fail", f"{name!r} is unhealthy"
-                if not dep.alive and dep.state == "exited":
-                    return "fail", f"{name!r} exited ({dep.exit_code}) before it was healthy"
-                return "wait", f"waiting for {name} to be healthy"
-            if condition == "service_completed_successfully":
-                if dep.state == "exited" and dep.generation >= dep.cfg.generation:
-                    if dep.exit_code == 0:
-                        continue
-                    return "fail", f"{name!r} did not complete successfully (exit {dep.exit_code})"
-                return "wait", f"waiting for {name} to complete"
-            if dep.started_at is None or dep.state in ("blocked", "waiting", "created"):
-                if dep.state == "blocked":
-                    return "fail", f"{name!r} could not start"
-                return "wait", f"waiting for {name} to start"
+            verdict = _CONDITIONS.get(condition, _started)(name, dep)
+            if verdict[0] != "ok":
+                return verdict
         return "ok", None
 
     def start(self, unit: Unit) -> None:
@@ -462,70 +424,13 @@ class Supervisor:
     # ports ----------------------------------------------------------------------------
 
     def _open_ports(self, unit: Unit) -> None:
-        for spec in unit.cfg.ports:
-            udp = spec.protocol == "udp"
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((spec.host_ip, spec.published or 0))
-                if not udp:
-                    sock.listen(128)
-                sock.setblocking(False)
-            except OSError as exc:
-                sock.close()
-                where = f"{spec.host_ip}:{spec.published or 0}/{spec.protocol}"
-                unit.error = f"cannot publish port {where}: {exc.strerror}"
-                _log(f"{unit.cfg.name}: {unit.error}")
-                continue
-            forwarder = Forwarder(spec, sock)
-            if udp:
-                target = (spec.target_ip or "127.0.0.1", spec.target)
-                forwarder.relay = UdpRelay(self.loop, sock, unit.cfg.launch.netns, target)
-            else:
-                forwarder.task = self.loop.create_task(self._serve(unit, forwarder))
-            unit.forwarders.append(forwarder)
-
-    async def _serve(self, unit: Unit, forwarder: Forwarder) -> None:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._forward(unit.cfg, forwarder.spec, reader, writer)
-
-        forwarder.server = await asyncio.start_server(handle, sock=forwarder.sock)
-
-    async def _forward(
-        self,
-        cfg: ServiceConfig,
-        spec: PortForward,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> None:
-        try:
-            if cfg.launch.netns:
-                with entered(cfg.launch.netns):
-                    inside = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            else:
-                inside = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            inside.setblocking(False)
-            await self.loop.sock_connect(inside, (spec.target_ip or "127.0.0.1", spec.target))
-            peer_reader, peer_writer = await asyncio.open_connection(sock=inside)
-        except OSError:
-            writer.close()
-            return
-        try:
-            await asyncio.gather(_pipe(reader, peer_writer), _pipe(peer_reader, writer))
-        finally:
-            for end in (writer, peer_writer):
-                with contextlib.suppress(OSError):
-                    end.close()
+        unit.forwarders, errors = open_ports(self.loop, unit.cfg)
+        for error in errors:
+            unit.error = error
+            _log(f"{unit.cfg.name}: {error}")
 
     def _close_ports(self, unit: Unit) -> None:
-        for forwarder in unit.forwarders:
-            if forwarder.relay is not None:
-                forwarder.relay.close()
-            elif forwarder.server is not None:
-                forwarder.server.close()
-            elif forwarder.task is not None:
-                forwarder.task.cancel()
-            forwarder.sock.close()
+        close_ports(unit.forwarders)
         unit.forwarders.clear()
 
     # reports and the end ----------------------------------------------------------------
@@ -576,15 +481,43 @@ class Supervisor:
             self._done.set()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except OSError:
-        pass
+Verdict = tuple[str, str | None]
+
+
+def _healthy(name: str, dep: Unit) -> Verdict:
+    if dep.cfg.healthcheck is None:
+        return "fail", f"{name!r} has no healthcheck, so nothing can wait for it to be healthy"
+    if dep.alive and dep.health == "healthy":
+        return "ok", None
+    if dep.health == "unhealthy":
+        return "fail", f"{name!r} is unhealthy"
+    if not dep.alive and dep.state == "exited":
+        return "fail", f"{name!r} exited ({dep.exit_code}) before it was healthy"
+    return "wait", f"waiting for {name} to be healthy"
+
+
+def _completed(name: str, dep: Unit) -> Verdict:
+    if dep.state == "exited" and dep.generation >= dep.cfg.generation:
+        if dep.exit_code == 0:
+            return "ok", None
+        return "fail", f"{name!r} did not complete successfully (exit {dep.exit_code})"
+    return "wait", f"waiting for {name} to complete"
+
+
+def _started(name: str, dep: Unit) -> Verdict:
+    if dep.started_at is None or dep.state in ("blocked", "waiting", "created"):
+        if dep.state == "blocked":
+            return "fail", f"{name!r} could not start"
+        return "wait", f"waiting for {name} to start"
+    return "ok", None
+
+
+_CONDITIONS: dict[str, Callable[[str, Unit], Verdict]] = {
+    "service_healthy": _healthy,
+    "service_completed_successfully": _completed,
+    "service_started": _started,
+}
+"""What each `depends_on` condition asks of the dependency (default: started)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -392,41 +392,48 @@ def hosts_file(service: str, topology: Topology, extras: HostsExtras) -> str:
         "::1\tlocalhost ip6-localhost ip6-loopback",
     ]
     own_names = list(dict.fromkeys(n for n in (extras.hostname, service) if n))
-    if mine:
-        lines.append(f"{mine[0].ip}\t{' '.join(own_names)}")
-    else:
-        lines.append(f"127.0.1.1\t{' '.join(own_names)}")
-    seen: set[str] = set(own_names)
-    by_ip: dict[str, list[str]] = {}
-    shared_ips: dict[str, str] = {}
+    lines.append(f"{mine[0].ip if mine else '127.0.1.1'}\t{' '.join(own_names)}")
+    names = _Names(set(own_names))
     for attachment in mine:  # its own aliases, as Docker's resolver answers them too
-        fresh = [a for a in attachment.aliases if a not in seen]
-        seen.update(fresh)
-        if fresh:
-            by_ip.setdefault(str(attachment.ip), []).extend(fresh)
+        names.add(str(attachment.ip), attachment.aliases)
+    shared_ips: dict[str, str] = {}
     for attachment in mine:
         for peer in topology.on_network(attachment.network):
-            if peer.service == owner:
-                continue
-            shared_ips.setdefault(peer.service, str(peer.ip))
-            names = [peer.service, *peer.aliases]
-            fresh = [n for n in names if n not in seen]
-            seen.update(fresh)
-            if fresh:
-                by_ip.setdefault(str(peer.ip), []).extend(fresh)
+            if peer.service != owner:
+                shared_ips.setdefault(peer.service, str(peer.ip))
+                names.add(str(peer.ip), (peer.service, *peer.aliases))
     for alias, target in extras.links:
-        ip = shared_ips.get(target)
-        if ip and alias not in seen:
-            seen.add(alias)
-            by_ip.setdefault(ip, []).append(alias)
-    lines += [f"{ip}\t{' '.join(names)}" for ip, names in by_ip.items()]
-    for entry in extras.extra_hosts:
+        if target in shared_ips:
+            names.add(shared_ips[target], (alias,))
+    lines += [f"{ip}\t{' '.join(found)}" for ip, found in names.by_ip.items()]
+    lines += _extra_host_lines(extras.extra_hosts)
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class _Names:
+    """Names given out so far in one hosts file: each name once, the first ip wins."""
+
+    seen: set[str]
+    by_ip: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, ip: str, names: Iterable[str]) -> None:
+        fresh = [n for n in dict.fromkeys(names) if n not in self.seen]
+        self.seen.update(fresh)
+        if fresh:
+            self.by_ip.setdefault(ip, []).extend(fresh)
+
+
+def _extra_host_lines(entries: Iterable[str]) -> list[str]:
+    """`extra_hosts:` entries (`name:ip` or `name=ip`) as hosts lines."""
+    lines = []
+    for entry in entries:
         name, sep, address = entry.partition("=")
         if not sep:
             name, _, address = entry.partition(":")
         if name and address:
             lines.append(f"{address.strip('[]')}\t{name}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def resolv_conf(host_text: str, internal_only: bool) -> str:
