@@ -96,13 +96,30 @@ def container_request(
         service,
         networks={a.network: a.engine_name for a in attachments},
     )
-
     env = link_environment(name, links)
     env.update(service.environment)
+    config = _config(service, image, labels, env)
+    binds, tmpfs, anonymous = _mounts(service, volume_names)
+    if anonymous:
+        config["Volumes"] = anonymous
+    host = _host_config(service)
+    host["Binds"] = binds or None
+    host["Tmpfs"] = tmpfs or None
+    host["NetworkMode"] = network_mode(service, attachments, names)
+    config["HostConfig"] = {k: v for k, v in host.items() if v is not None}
+    if attachments:
+        first = attachments[0]
+        config["NetworkingConfig"] = {"EndpointsConfig": {first.engine_name: first.endpoint()}}
+    return ContainerRequest(name=name, config=config, connect=tuple(attachments[1:]))
 
+
+def _config(
+    service: ServiceSpec, image: str, labels: Mapping[str, str], env: Mapping[str, str]
+) -> JSON:
+    """The container's own config: what runs, as whom, where, and its healthcheck."""
     config: JSON = {
         "Image": image,
-        "Labels": labels,
+        "Labels": dict(labels),
         "Env": [f"{k}={v}" for k, v in env.items()],
         "Tty": service.tty,
         "OpenStdin": service.stdin_open,
@@ -110,24 +127,28 @@ def container_request(
         "AttachStdout": False,
         "AttachStderr": False,
     }
-    if service.command is not None:
-        config["Cmd"] = list(service.command)
-    if service.entrypoint is not None:
-        config["Entrypoint"] = list(service.entrypoint) or [""]
-    if service.hostname:
-        config["Hostname"] = service.hostname
-    if service.working_dir:
-        config["WorkingDir"] = service.working_dir
-    if service.user:
-        config["User"] = service.user
-    if service.healthcheck is not None:
-        config["Healthcheck"] = healthcheck_config(service.healthcheck)
-
+    optional: JSON = {
+        "Cmd": list(service.command) if service.command is not None else None,
+        "Entrypoint": (list(service.entrypoint) or [""])
+        if service.entrypoint is not None
+        else None,
+        "Hostname": service.hostname or None,
+        "WorkingDir": service.working_dir or None,
+        "User": service.user or None,
+        "Healthcheck": healthcheck_config(service.healthcheck)
+        if service.healthcheck is not None
+        else None,
+    }
+    config.update({k: v for k, v in optional.items() if v is not None})
     exposed = {f"{p.target}/{p.protocol}" for p in service.ports}
     exposed.update(f"{port}/tcp" for port in service.expose)
     if exposed:
         config["ExposedPorts"] = {key: {} for key in sorted(exposed)}
+    return config
 
+
+def _host_config(service: ServiceSpec) -> JSON:
+    """The host side: capabilities, restart policy, extra hosts, published ports."""
     host: JSON = {
         "CapAdd": list(service.cap_add) or None,
         "CapDrop": list(service.cap_drop) or None,
@@ -144,9 +165,19 @@ def container_request(
                 "HostPort": "" if port.published is None else str(port.published),
             }
         )
-    if bindings:
-        host["PortBindings"] = bindings
+    host["PortBindings"] = bindings or None
+    return host
 
+
+def _mounts(
+    service: ServiceSpec, volume_names: Mapping[str, str]
+) -> tuple[list[str], dict[str, str], dict[str, JSON]]:
+    """`volumes:` as binds (named volumes and host paths), tmpfs mounts and anonymous
+    volumes.
+
+    Raises:
+        BackendError: a bind mount without a source.
+    """
     binds: list[str] = []
     tmpfs: dict[str, str] = {}
     anonymous: dict[str, JSON] = {}
@@ -165,19 +196,7 @@ def container_request(
             binds.append(f"{volume_names.get(mount.source, mount.source)}:{mount.target}:{mode}")
         else:
             anonymous[mount.target] = {}
-    if binds:
-        host["Binds"] = binds
-    if tmpfs:
-        host["Tmpfs"] = tmpfs
-    if anonymous:
-        config["Volumes"] = anonymous
-
-    host["NetworkMode"] = network_mode(service, attachments, names)
-    config["HostConfig"] = {k: v for k, v in host.items() if v is not None}
-    if attachments:
-        first = attachments[0]
-        config["NetworkingConfig"] = {"EndpointsConfig": {first.engine_name: first.endpoint()}}
-    return ContainerRequest(name=name, config=config, connect=tuple(attachments[1:]))
+    return binds, tmpfs, anonymous
 
 
 def network_mode(

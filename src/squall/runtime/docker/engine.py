@@ -189,18 +189,10 @@ class DockerEngine:
                 return
             if kind == "error":
                 assert isinstance(value, BaseException)
-                if isinstance(value, EngineUnavailable | ImageMissing):
-                    raise value
-                if isinstance(value, SquallError | NotFound):
-                    raise ImageMissing(ref, service, hint=str(value)) from value
-                raise value
-            if isinstance(value, Mapping):
-                if value.get("error"):
-                    raise ImageMissing(ref, service, hint=str(value["error"]))
-                status = value.get("status")
-                if status and not value.get("progressDetail"):
-                    layer = value.get("id")
-                    yield f"{layer}: {status}" if layer else str(status)
+                raise _pull_failure(value, ref, service)
+            line = _pull_line(value, ref, service)
+            if line is not None:
+                yield line
 
     def build(
         self,
@@ -458,6 +450,35 @@ class DockerEngine:
                 self.api.remove_volume(name, force=True)
             except docker.errors.NotFound:
                 return
+
+
+def _pull_failure(exc: BaseException, ref: str, service: str | None) -> BaseException:
+    """What a pull that failed in the SDK raises: the engine's reason as an ImageMissing
+    hint, unless no engine answered at all."""
+    if isinstance(exc, EngineUnavailable | ImageMissing):
+        return exc
+    if isinstance(exc, SquallError | NotFound):
+        missing = ImageMissing(ref, service, hint=str(exc))
+        missing.__cause__ = exc
+        return missing
+    return exc
+
+
+def _pull_line(message: object, ref: str, service: str | None) -> str | None:
+    """One status line of a pull's progress stream (None for progress bars).
+
+    Raises:
+        ImageMissing: the message is the engine's error.
+    """
+    if not isinstance(message, Mapping):
+        return None
+    if message.get("error"):
+        raise ImageMissing(ref, service, hint=str(message["error"]))
+    status = message.get("status")
+    if not status or message.get("progressDetail"):
+        return None
+    layer = message.get("id")
+    return f"{layer}: {status}" if layer else str(status)
 
 
 def _split_ref(ref: str) -> tuple[str, str]:
