@@ -27,7 +27,8 @@ one cluster, so that is enough to find them again. u32 port matches assume a 20-
 IPv4 header (no IP options), as tc's `match ip dport` does. IPv4 only.
 """
 
-from squall.faults.plan.build import needs_queue, plan
+from squall.faults.plan.build import plan
+from squall.faults.plan.iptables import needs_queue
 from squall.faults.plan.model import (
     DROP_HOOKS,
     IFB_PREFIX,
