@@ -17,7 +17,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from squall.faults.kernel.readback import Qdisc, _Iptables, _parse_save, _Snapshot
+from squall.faults.kernel.readback import IptablesState, Qdisc, Snapshot, parse_save
 from squall.faults.kernel.rtnetlink import Observed, observe
 from squall.faults.plan import TC_HANDLE, Chain, KernelPlan, ifb_name
 from squall.linux.commands import Log, Runner, run_all
@@ -28,7 +28,7 @@ def _ingress_of(ifb: str, qdiscs: Iterable[Qdisc]) -> list[str]:
     return [q.dev for q in qdiscs if q.kind == "ingress" and ifb_name(q.dev) == ifb]
 
 
-def _restore_text(plan: KernelPlan, found: _Iptables, check_jumps: bool = False) -> str:
+def restore_text(plan: KernelPlan, found: IptablesState, check_jumps: bool = False) -> str:
     """Replace Squall's chains for the plan, fix jumps, drop chains no longer planned.
 
     Args:
@@ -69,7 +69,7 @@ def _restore_text(plan: KernelPlan, found: _Iptables, check_jumps: bool = False)
     return "\n".join(out) + "\n" if out else ""
 
 
-def _tc_batch(plan: KernelPlan, snap: _Snapshot) -> list[str]:
+def tc_batch(plan: KernelPlan, snap: Snapshot) -> list[str]:
     lines: list[str] = []
     dropped_ifbs = set(snap.ifbs) - set(plan.ifbs)
     ingress_devs = set(plan.ingress_devices)
@@ -107,13 +107,13 @@ def _write_iptables(
     ns: Runner, plan: KernelPlan, cookie: int | None, known: Applied | None
 ) -> None:
     if known is not None and (known.netns, known.cookie, known.tag) == (ns.netns, cookie, plan.tag):
-        recorded = _Iptables(chains=list(known.chains), jumps=list(known.chains))
-        restore = _restore_text(plan, recorded, check_jumps=True)
+        recorded = IptablesState(chains=list(known.chains), jumps=list(known.chains))
+        restore = restore_text(plan, recorded, check_jumps=True)
         if not restore or ns.run(_RESTORE, stdin=restore, check=False).returncode == 0:
             return
         ns.say(f"# {ns.netns}: iptables differ from Squall's record; reading them")
-    found = _parse_save(ns.run(("iptables-save",)).stdout, plan.tag)
-    restore = _restore_text(plan, found)
+    found = parse_save(ns.run(("iptables-save",)).stdout, plan.tag)
+    restore = restore_text(plan, found)
     if restore:
         ns.run(_RESTORE, stdin=restore)
 
@@ -148,7 +148,7 @@ def apply(
     ]
     if adds:
         ns.run(("ip", "-batch", "-"), stdin="\n".join(adds) + "\n")
-    tc_lines = _tc_batch(plan, _Snapshot(_Iptables(), seen.qdiscs, seen.ifbs))
+    tc_lines = tc_batch(plan, Snapshot(IptablesState(), seen.qdiscs, seen.ifbs))
     if tc_lines:
         ns.run(("tc", "-batch", "-"), stdin="\n".join(tc_lines) + "\n")
     stale = sorted(existing - set(plan.ifbs))

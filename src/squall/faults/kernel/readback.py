@@ -107,7 +107,7 @@ def _normalise(line: str) -> str:
 
 
 @dataclass
-class _Iptables:
+class IptablesState:
     """The parts of `iptables-save` output that belong to one tag."""
 
     chains: list[Chain] = field(default_factory=list)
@@ -115,10 +115,10 @@ class _Iptables:
     jumps: list[Chain] = field(default_factory=list)
 
 
-def _parse_save(text: str, tag: str) -> _Iptables:
+def parse_save(text: str, tag: str) -> IptablesState:
     prefix = f"SQUALL-{tag}-"
     comment = comment_for(tag)
-    found = _Iptables()
+    found = IptablesState()
     table: Table | None = None
     for line in text.splitlines():
         if line.startswith("*"):
@@ -147,7 +147,7 @@ def _hook_of(chain: str) -> str:
     return _HOOKS.get(chain.rsplit("-", 1)[-1], "OUTPUT")
 
 
-def _parse_qdiscs(text: str) -> list[Qdisc]:
+def parse_qdiscs(text: str) -> list[Qdisc]:
     out: list[Qdisc] = []
     for raw in json.loads(text or "[]"):
         parent = "root" if raw.get("root") else str(raw.get("parent", ""))
@@ -169,7 +169,7 @@ def _parse_qdiscs(text: str) -> list[Qdisc]:
 _CLASS_RE = re.compile(r"^class htb (\S+) .*?\brate (\S+)")
 
 
-def _parse_classes(dev: str, text: str) -> list[TcClass]:
+def parse_classes(dev: str, text: str) -> list[TcClass]:
     out: list[TcClass] = []
     for line in text.splitlines():
         match = _CLASS_RE.match(line.strip())
@@ -183,15 +183,15 @@ def _parse_classes(dev: str, text: str) -> list[TcClass]:
 
 
 @dataclass(frozen=True)
-class _Snapshot:
-    iptables: _Iptables
+class Snapshot:
+    iptables: IptablesState
     qdiscs: tuple[Qdisc, ...]
     ifbs: tuple[str, ...]
 
 
-def _snapshot(ns: Runner, tag: str, want_ifbs: bool) -> _Snapshot:
+def snapshot(ns: Runner, tag: str, want_ifbs: bool) -> Snapshot:
     saved = ns.run(("iptables-save",)).stdout
-    qdiscs = _parse_qdiscs(ns.run(("tc", "-j", "qdisc", "show")).stdout)
+    qdiscs = parse_qdiscs(ns.run(("tc", "-j", "qdisc", "show")).stdout)
     ifbs: tuple[str, ...] = ()
     ingress = any(q.kind == "ingress" for q in qdiscs)
     if want_ifbs or ingress or any(q.dev.startswith(IFB_PREFIX) for q in qdiscs):
@@ -199,7 +199,7 @@ def _snapshot(ns: Runner, tag: str, want_ifbs: bool) -> _Snapshot:
         ifbs = tuple(
             str(link["ifname"]) for link in links if str(link["ifname"]).startswith(IFB_PREFIX)
         )
-    return _Snapshot(_parse_save(saved, tag), tuple(qdiscs), ifbs)
+    return Snapshot(parse_save(saved, tag), tuple(qdiscs), ifbs)
 
 
 def _is_ours(q: Qdisc, ifbs: Sequence[str]) -> bool:
@@ -212,12 +212,12 @@ def _is_ours(q: Qdisc, ifbs: Sequence[str]) -> bool:
 def read_back(netns: str, tag: str, log: Log | None = None) -> ActualFaults:
     """What the kernel holds for `tag` in `netns`: chains, rules, jumps, qdiscs, ifbs."""
     ns = Runner(log, netns)
-    snap = _snapshot(ns, tag, want_ifbs=True)
+    snap = snapshot(ns, tag, want_ifbs=True)
     ours = [q for q in snap.qdiscs if _is_ours(q, snap.ifbs)]
     classes: list[TcClass] = []
     for dev in sorted({q.dev for q in ours if q.handle == TC_HANDLE}):
         text = ns.run(("tc", "class", "show", "dev", dev)).stdout
-        classes += _parse_classes(dev, text)
+        classes += parse_classes(dev, text)
     return ActualFaults(
         netns=netns,
         tag=tag,
