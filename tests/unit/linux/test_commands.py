@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 
@@ -96,9 +97,9 @@ def test_run_all_runs_every_job_then_raises_the_first_failure_counted() -> None:
             raise KernelCommandFailed(("ip", str(n)), "refused", 2)
         return n
 
-    assert run_all([lambda n=n: job(n) for n in (0, 2, 4)]) == [0, 2, 4]
+    assert run_all([functools.partial(job, n) for n in (0, 2, 4)]) == [0, 2, 4]
     with pytest.raises(
         KernelCommandFailed, match=r"ip 1: refused \(and 2 more namespace\(s\) failed\)"
     ):
-        run_all([lambda n=n: job(n) for n in range(6)])
+        run_all([functools.partial(job, n) for n in range(6)])
     assert sorted(ran) == [0, 0, 1, 2, 2, 3, 4, 4, 5]  # every job ran, failures or not
