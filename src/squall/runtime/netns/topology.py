@@ -1,10 +1,11 @@
 """Networks, addresses and names of a netns cluster, as data. Pure: no kernel, no I/O.
 
 `Topology.from_kernel` reads what exists back from the host's links (their ifalias
-labels, see `netns_naming`); `plan_networks` and `plan_attachments` decide what `up`
-must add so the kernel matches the file, keeping every address that exists; and
-`hosts_file` writes what one service may resolve: the names of services it shares a
-network with, and nothing else.
+labels, see `naming`); `plan_network` and `AddressBook` give new networks their
+subnet and bridge and new attachments their veth, interface and address, keeping
+every address that exists (`plan` decides which are needed); and `hosts_file` writes
+what one service may resolve: the names of services it shares a network with, and
+nothing else.
 """
 
 from __future__ import annotations

@@ -1,16 +1,13 @@
-"""The netns backend's pure parts: names, labels, subnets, hosts files, commands."""
+"""The topology of a netns cluster as data: read back from labels, subnets, hosts files."""
 
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
-from pathlib import Path
 
 import pytest
 
 from squall.errors import BackendError
 from squall.runtime.netns import naming
-from squall.runtime.netns.service import dockerfile_command
-from squall.runtime.netns.supervisor import restarts
 from squall.runtime.netns.topology import (
     AttachmentPlan,
     HostsExtras,
@@ -20,24 +17,6 @@ from squall.runtime.netns.topology import (
     hosts_file,
     resolv_conf,
 )
-
-
-def test_names_fit_the_kernel_and_are_found_again() -> None:
-    project = "a-very-long-project-name-indeed"
-    bridge = naming.bridge_name(project, 5)
-    veth = naming.veth_name(project, 12345)
-    assert len(bridge) <= 15 and len(veth) <= 15
-    assert naming.link_number(project, veth, "v") == 12345
-    assert naming.link_number("other", veth, "v") is None
-    assert naming.service_of_netns("ab", naming.netns_name("ab", "c.d")) == "c.d"
-    assert naming.service_of_netns("a", naming.netns_name("ab", "c")) is None
-
-
-def test_labels_round_trip_and_reject_foreign_aliases() -> None:
-    fields = {"p": "proj", "s": "svc", "a": "web,db", "n": "odd name"}
-    assert naming.decode_label(naming.encode_label(fields)) == fields
-    assert naming.decode_label("docker something") is None
-    assert naming.decode_label(None) is None
 
 
 def _topology() -> Topology:
@@ -95,28 +74,3 @@ def test_resolv_conf_drops_loopback_and_internal_nameservers() -> None:
     assert "1.1.1.1" in resolv_conf(host, internal_only=False)
     assert "127.0.0.53" not in resolv_conf(host, internal_only=False)
     assert "nameserver" not in resolv_conf(host, internal_only=True)
-
-
-def test_dockerfile_cmd_of_the_last_stage(tmp_path: Path) -> None:
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(
-        'FROM a\nCMD ["no"]\nFROM b\nENTRYPOINT ["tini", "--"]\nCMD echo \\\n  hello\n'
-    )
-    entrypoint, cmd = dockerfile_command(dockerfile)
-    assert entrypoint == ("tini", "--")
-    assert cmd == ("/bin/sh", "-c", "echo  hello")
-
-
-@pytest.mark.parametrize(
-    ("policy", "code", "restarted", "expected"),
-    [
-        ("no", 1, 0, False),
-        ("always", 0, 9, True),
-        ("unless-stopped", 0, 0, True),
-        ("on-failure", 0, 0, False),
-        ("on-failure", 1, 5, True),
-        ("on-failure:2", 1, 2, False),
-    ],
-)
-def test_restart_policies(policy: str, code: int, restarted: int, expected: bool) -> None:
-    assert restarts(policy, code, restarted) is expected
