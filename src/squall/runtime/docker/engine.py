@@ -11,6 +11,7 @@ The client is made on first use, never in the constructor; `DOCKER_HOST`,
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -18,8 +19,7 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import docker
@@ -53,7 +53,7 @@ def _is_unreachable(exc: BaseException) -> bool:
     )
 
 
-@contextmanager
+@contextlib.contextmanager
 def _translated(what: str, service: str | None = None) -> Iterator[None]:
     """Turn SDK and transport errors raised inside the block into Squall errors."""
     try:
@@ -77,6 +77,21 @@ def _translated(what: str, service: str | None = None) -> Iterator[None]:
                 f"cannot reach the Docker Engine at {_engine_url()}: {_short(exc)}"
             ) from exc
         raise BackendError(f"{what}: {exc}", service=service) from exc
+
+
+def _inspected(what: str, call: Callable[[], Any]) -> JSON | None:
+    """The engine's answer to an inspect, or None when there is no such object."""
+    with _translated(what):
+        try:
+            return dict(call())
+        except docker.errors.NotFound:
+            return None
+
+
+def _removed(what: str, call: Callable[[], Any]) -> None:
+    """Remove something; that it is gone already is fine."""
+    with _translated(what), contextlib.suppress(docker.errors.NotFound):
+        call()
 
 
 def _explain(exc: docker.errors.APIError | docker.errors.NotFound) -> str:
@@ -139,13 +154,7 @@ class DockerEngine:
     # -- images --------------------------------------------------------------------------
 
     def inspect_image(self, ref: str) -> JSON | None:
-        with _translated(f"inspecting image {ref}"):
-            try:
-                return dict(self.api.inspect_image(ref))
-            except docker.errors.ImageNotFound:
-                return None
-            except docker.errors.NotFound:
-                return None
+        return _inspected(f"inspecting image {ref}", lambda: self.api.inspect_image(ref))
 
     def images(self, labels: Sequence[str]) -> list[JSON]:
         """Every image (tagged or dangling) carrying all of `labels` (`k=v` or `k`)."""
@@ -249,11 +258,7 @@ class DockerEngine:
                 raise BackendError(f"importing {ref}: {message['error']}")
 
     def remove_image(self, ref: str, *, force: bool = True) -> None:
-        with _translated(f"removing image {ref}"):
-            try:
-                self.api.remove_image(ref, force=force)
-            except docker.errors.NotFound:
-                return
+        _removed(f"removing image {ref}", lambda: self.api.remove_image(ref, force=force))
 
     # -- containers ----------------------------------------------------------------------
 
@@ -263,11 +268,9 @@ class DockerEngine:
             return [dict(c) for c in self.api.containers(all=True, filters={"label": list(labels)})]
 
     def inspect_container(self, ident: str) -> JSON | None:
-        with _translated(f"inspecting container {ident}"):
-            try:
-                return dict(self.api.inspect_container(ident))
-            except docker.errors.NotFound:
-                return None
+        return _inspected(
+            f"inspecting container {ident}", lambda: self.api.inspect_container(ident)
+        )
 
     def create_container(self, name: str, config: JSON, service: str | None = None) -> str:
         """`POST /containers/create` with a raw Engine API config; returns the id."""
@@ -355,11 +358,7 @@ class DockerEngine:
             return [dict(n) for n in self.api.networks(filters={"label": list(labels)})]
 
     def inspect_network(self, ident: str) -> JSON | None:
-        with _translated(f"inspecting network {ident}"):
-            try:
-                return dict(self.api.inspect_network(ident))
-            except docker.errors.NotFound:
-                return None
+        return _inspected(f"inspecting network {ident}", lambda: self.api.inspect_network(ident))
 
     def create_network(
         self,
@@ -394,11 +393,7 @@ class DockerEngine:
 
     def remove_network(self, ident: str) -> None:
         log.debug("DELETE /networks/%s", ident)
-        with _translated(f"removing network {ident}"):
-            try:
-                self.api.remove_network(ident)
-            except docker.errors.NotFound:
-                return
+        _removed(f"removing network {ident}", lambda: self.api.remove_network(ident))
 
     def connect(
         self,
@@ -432,11 +427,7 @@ class DockerEngine:
         return [dict(v) for v in (result or {}).get("Volumes") or []]
 
     def inspect_volume(self, name: str) -> JSON | None:
-        with _translated(f"inspecting volume {name}"):
-            try:
-                return dict(self.api.inspect_volume(name))
-            except docker.errors.NotFound:
-                return None
+        return _inspected(f"inspecting volume {name}", lambda: self.api.inspect_volume(name))
 
     def create_volume(self, name: str, *, driver: str, labels: Mapping[str, str]) -> None:
         log.debug("POST /volumes/create name=%s", name)
@@ -445,11 +436,7 @@ class DockerEngine:
 
     def remove_volume(self, name: str) -> None:
         log.debug("DELETE /volumes/%s", name)
-        with _translated(f"removing volume {name}"):
-            try:
-                self.api.remove_volume(name, force=True)
-            except docker.errors.NotFound:
-                return
+        _removed(f"removing volume {name}", lambda: self.api.remove_volume(name, force=True))
 
 
 def _pull_failure(exc: BaseException, ref: str, service: str | None) -> BaseException:

@@ -106,29 +106,22 @@ def parse_networks_label(value: str | None) -> dict[str, str]:
 def network_labels(
     project: str, name: str, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    labels = dict(extra or {})
-    labels.update(
-        {
-            PROJECT_LABEL: project,
-            NETWORK_LABEL: name,
-            COMPOSE_PROJECT: project,
-            COMPOSE_NETWORK: name,
-        }
-    )
-    return labels
+    return _object_labels(project, name, extra, NETWORK_LABEL, COMPOSE_NETWORK)
 
 
 def volume_labels(
     project: str, name: str, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
+    return _object_labels(project, name, extra, VOLUME_LABEL, COMPOSE_VOLUME)
+
+
+def _object_labels(
+    project: str, name: str, extra: Mapping[str, str] | None, label: str, compose_label: str
+) -> dict[str, str]:
+    """The file's own labels, then Squall's and compose's: the project and the name."""
     labels = dict(extra or {})
     labels.update(
-        {
-            PROJECT_LABEL: project,
-            VOLUME_LABEL: name,
-            COMPOSE_PROJECT: project,
-            COMPOSE_VOLUME: name,
-        }
+        {PROJECT_LABEL: project, label: name, COMPOSE_PROJECT: project, compose_label: name}
     )
     return labels
 

@@ -120,41 +120,44 @@ class UpRun:
         for volume in used_volumes(self.spec):
             engine_name = naming.volume_name(project, volume)
             self.volume_names[volume.name] = engine_name
-            if self.engine.inspect_volume(engine_name) is not None:
-                continue
-            if volume.external:
-                raise BackendError(
-                    f"volume {engine_name!r} is declared external but does not exist; "
-                    f"create it with `docker volume create {engine_name}`"
+            if self._to_create("volume", volume.name, engine_name, volume.external):
+                self.engine.create_volume(
+                    engine_name,
+                    driver=volume.driver,
+                    labels=naming.volume_labels(project, volume.name, volume.labels),
                 )
-            self.progress.step(f"volume {volume.name}", f"creating {engine_name}")
-            self.engine.create_volume(
-                engine_name,
-                driver=volume.driver,
-                labels=naming.volume_labels(project, volume.name, volume.labels),
-            )
 
     def _ensure_networks(self) -> None:
         project = self.spec.name
         for network in used_networks(self.spec):
             engine_name = naming.network_name(project, network)
             self.network_names[network.name] = engine_name
-            if self.engine.inspect_network(engine_name) is not None:
-                continue
-            if network.external:
-                raise BackendError(
-                    f"network {engine_name!r} is declared external but does not exist; "
-                    f"create it with `docker network create {engine_name}`"
+            if self._to_create("network", network.name, engine_name, network.external):
+                self.engine.create_network(
+                    engine_name,
+                    driver=network.driver,
+                    subnets=network.subnets,
+                    gateway=network.gateway,
+                    internal=network.internal,
+                    labels=naming.network_labels(project, network.name, network.labels),
                 )
-            self.progress.step(f"network {network.name}", f"creating {engine_name}")
-            self.engine.create_network(
-                engine_name,
-                driver=network.driver,
-                subnets=network.subnets,
-                gateway=network.gateway,
-                internal=network.internal,
-                labels=naming.network_labels(project, network.name, network.labels),
+
+    def _to_create(self, kind: str, name: str, engine_name: str, external: bool) -> bool:
+        """Whether a volume or network must be created (it is reused when it exists).
+
+        Raises:
+            BackendError: it is declared external but does not exist.
+        """
+        inspect = self.engine.inspect_volume if kind == "volume" else self.engine.inspect_network
+        if inspect(engine_name) is not None:
+            return False
+        if external:
+            raise BackendError(
+                f"{kind} {engine_name!r} is declared external but does not exist; "
+                f"create it with `docker {kind} create {engine_name}`"
             )
+        self.progress.step(f"{kind} {name}", f"creating {engine_name}")
+        return True
 
     def _ensure_images(self, *, build: bool) -> None:
         project = self.spec.name
