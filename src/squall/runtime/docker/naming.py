@@ -46,11 +46,7 @@ def container_name(project: str, service: ServiceSpec) -> str:
 
 
 def network_name(project: str, network: NetworkSpec) -> str:
-    if network.external_name:
-        return network.external_name
-    if network.external:
-        return network.name
-    return f"{project}_{network.name}"
+    return _engine_name(project, network.name, network.external, network.external_name)
 
 
 def adhoc_network_name(project: str, name: str) -> str:
@@ -59,11 +55,17 @@ def adhoc_network_name(project: str, name: str) -> str:
 
 
 def volume_name(project: str, volume: VolumeSpec) -> str:
-    if volume.external_name:
-        return volume.external_name
-    if volume.external:
-        return volume.name
-    return f"{project}_{volume.name}"
+    return _engine_name(project, volume.name, volume.external, volume.external_name)
+
+
+def _engine_name(project: str, name: str, external: bool, external_name: str | None) -> str:
+    """A network's or volume's engine name: its `name:` if the file gives one, its own
+    name if it is external, else compose's `<project>_<name>`."""
+    if external_name:
+        return external_name
+    if external:
+        return name
+    return f"{project}_{name}"
 
 
 def build_tag(project: str, service: ServiceSpec) -> str:

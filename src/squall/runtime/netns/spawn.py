@@ -20,16 +20,15 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from squall.errors import BackendError
+from squall.linux.netns import CLONE_NEWNET, setns
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
-CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
 _libc.unshare.argtypes = (ctypes.c_int,)
 _libc.mount.argtypes = (
     ctypes.c_char_p,
@@ -158,7 +157,7 @@ def enter(launch: Launch, identity: Identity | None) -> Callable[[], None]:
             if netns is not None:
                 fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
                 try:
-                    _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+                    setns(fd, CLONE_NEWNET)
                 finally:
                     os.close(fd)
             _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare")
