@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from squall import detach
+import squall.detach as detach
 from squall.errors import ShaperError
 from squall.faults.shaper.status import (
     DaemonReport,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from squall import detach
+import squall.detach as detach
 from squall.atomic import write_atomic
 from squall.errors import BackendError
 from squall.runtime.netns import naming
