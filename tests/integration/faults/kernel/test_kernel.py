@@ -16,8 +16,7 @@ from squall.faults.model import NamespaceFaults, Selector, Shape, parse_ports
 from squall.faults.partition import blockade_partition, blocks, one_way
 from squall.faults.plan import Interface, KernelCaps, KernelPlan, plan
 from squall.units import parse_duration, parse_percent, parse_rate
-
-from .conftest import HOSTS, Lab
+from tests.integration.faults.conftest import HOSTS, Lab
 
 pytestmark = pytest.mark.integration
 TAG = "sqt"
