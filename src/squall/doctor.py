@@ -36,7 +36,7 @@ class Diagnosis:
 def diagnose(caps_dir: Path) -> Diagnosis:
     # The Docker SDK (with requests) is a fifth of every command's start-up: import it
     # when the doctor runs, not whenever the CLI loads.
-    from squall.runtime.docker_engine import DockerEngine
+    from squall.runtime.docker.engine import DockerEngine
 
     checks = [Check("root", os.geteuid() == 0, f"euid {os.geteuid()}")]
     engine = DockerEngine()

@@ -18,7 +18,7 @@ The CLI catches `SquallError` once, prints `str(error)` (one line) and exits wit
     │   └── ChaosRunning         one is already going on the cluster
     └── FaultError           a fault could not be planned, applied or read back
         ├── FaultUnsupported     this kernel lacks what the fault needs
-        ├── KernelCommandFailed  tc / ip / iptables refused (argv, stderr)
+        ├── KernelCommandFailed  a kernel command failed (argv, exit code, stderr)
         └── ShaperError          the userspace shaper did not start or serve its config
 """
 
@@ -155,17 +155,32 @@ class FaultUnsupported(FaultError):
 
 
 class KernelCommandFailed(FaultError):
-    """`tc`, `ip` or `iptables-restore` refused; carries the argv and its stderr."""
+    """A kernel command (`ip`, `tc`, `iptables*`, `nsenter`, `mmdebstrap`...) failed.
+
+    Raised by `squall.linux.commands`, the one runner of such commands, for faults and
+    backends alike. Carries the argv, the exit code (127: not installed, -1: did not
+    finish), its stderr and the namespace it ran in; the message shows the argv and the
+    last lines of stderr, or `reason` when the caller knows better (a vanished namespace).
+    """
 
     def __init__(
-        self, argv: tuple[str, ...], stderr: str, returncode: int, netns: str | None = None
+        self,
+        argv: tuple[str, ...],
+        stderr: str,
+        returncode: int,
+        netns: str | None = None,
+        *,
+        reason: str | None = None,
     ) -> None:
         self.argv = argv
         self.stderr = stderr
         self.returncode = returncode
-        first = stderr.strip().splitlines()[0] if stderr.strip() else f"exit status {returncode}"
-        where = f" in {netns}" if netns else ""
-        super().__init__(f"{' '.join(argv)}{where}: {first}", netns=netns)
+        if reason is None:
+            lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+            detail = "; ".join(lines[-3:])[:500] or f"exit status {returncode}"
+            where = f" in {netns}" if netns else ""
+            reason = f"{' '.join(argv)}{where}: {detail}"
+        super().__init__(reason, netns=netns)
 
 
 class ShaperError(FaultError):

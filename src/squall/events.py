@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from squall.errors import SquallError, StateError
+from squall.faults.model import Partition, Shape
+from squall.faults.partition import describe_partition
 
 EVENTS_FILE: Final = "events.jsonl"
 Who = Literal["cli", "api", "chaos", "timer", "pytest"]
@@ -158,9 +160,6 @@ def _describe_values(values: Mapping[str, Any]) -> str:
 
 
 def _describe_fault(key: str, raw: Mapping[str, Any]) -> str:
-    from squall.faults.model import Partition, Shape
-    from squall.faults.partition import describe_partition
-
     if key == "shape":
         return str(Shape.from_dict(raw))
     return describe_partition(Partition.from_dict(raw))

@@ -35,7 +35,7 @@ from typing import Any
 from squall.errors import ProbeError
 from squall.faults.model import Partition
 from squall.faults.partition import reachable
-from squall.faults.shaper.netns import entered
+from squall.linux.netns import entered
 from squall.runtime.base import ServiceState
 
 _HEADER = struct.Struct("!4sIHHQ")

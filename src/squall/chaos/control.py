@@ -20,7 +20,7 @@ from typing import Final
 
 from squall import detach
 from squall.errors import ChaosError, ChaosRunning
-from squall.faults.shaper.procs import command_line, is_zombie, read_pid
+from squall.linux.procs import command_line, is_zombie, read_pid
 
 PID_FILE: Final = "chaos.pid"
 LOG_FILE: Final = "chaos.log"

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from squall.detach import start_detached
-from squall.faults.shaper.procs import command_line, is_zombie, read_pid
+from squall.linux.procs import command_line, is_zombie, read_pid
 
 MODULE = "squall.expiry"
 PID_FILE = "expiry.pid"

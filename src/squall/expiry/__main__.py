@@ -12,7 +12,7 @@ from pathlib import Path
 from squall.errors import SquallError
 from squall.events import Actor
 from squall.expiry import MODULE
-from squall.faults.shaper.procs import read_pid
+from squall.linux.procs import read_pid
 from squall.ops.opening import Where, open_session
 
 

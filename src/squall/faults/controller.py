@@ -14,13 +14,13 @@ record to trust. The kernel layer checks each record as it uses it (see `kernel.
 from __future__ import annotations
 
 import json
-import os
 import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from squall.atomic import write_atomic
 from squall.faults.desired import DesiredFaults
 from squall.faults.kernel import (
     ActualFaults,
@@ -90,9 +90,7 @@ def kernel_caps(cache_dir: Path, log: Log | None = None, refresh: bool = False) 
             pass
     caps = detect_caps(log)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"key": key, "caps": caps.__dict__}))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps({"key": key, "caps": caps.__dict__}))
     return caps
 
 
@@ -227,9 +225,7 @@ def _save_applied(path: Path, records: Sequence[Applied]) -> None:
         }
         for r in records
     ]
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"namespaces": rows}))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps({"namespaces": rows}))
 
 
 def _forget_applied(path: Path) -> None:

@@ -8,12 +8,12 @@ resolved only when a plan is made (`resolve.py`).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from squall.atomic import write_atomic
 from squall.errors import StateError
 from squall.faults.model import Partition, Shape
 
@@ -133,7 +133,4 @@ class DesiredFaults:
 
     def save(self, directory: Path) -> None:
         """Atomically, so a crash never leaves half a file."""
-        path = directory / FAULTS_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.to_json())
-        os.replace(tmp, path)
+        write_atomic(directory / FAULTS_FILE, self.to_json())

@@ -9,10 +9,11 @@ with `sch_netem` the planner writes no queues and no shaper runs.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
+
+from squall.atomic import write_atomic
 
 Distribution = Literal["uniform", "normal", "pareto", "paretonormal"]
 QueueMode = Literal["egress", "ingress"]
@@ -83,9 +84,7 @@ class ShaperConfig:
 
     def write(self, path: Path) -> None:
         """Atomically replace `path`, so the shaper never reads half a file."""
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.to_json())
-        os.replace(tmp, path)
+        write_atomic(path, self.to_json())
 
     @classmethod
     def read(cls, path: Path) -> ShaperConfig:

@@ -6,17 +6,16 @@ import contextlib
 import hashlib
 import io
 import shutil
-import subprocess
 import tarfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from squall.errors import BackendError
+from squall.errors import BackendError, KernelCommandFailed
+from squall.linux.commands import Runner
 from squall.runtime.base import Progress, SilentProgress
-from squall.runtime.docker_engine import DockerEngine
+from squall.runtime.docker.engine import DockerEngine
 
 BUSYBOX_IMAGE = "squall/busybox:latest"
 DEBIAN_IMAGE = "squall/debian:bookworm"
@@ -191,33 +190,20 @@ def build_debian_image(engine: DockerEngine, progress: Progress) -> None:
         "-",
     ]
     progress.step(DEBIAN_IMAGE, "running " + " ".join(argv[:4]) + f" {DEBIAN_SUITE} -")
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None and process.stderr is not None
-    errors: list[str] = []
-    reader = threading.Thread(
-        target=_relay_stderr, args=(process.stderr, progress, errors), daemon=True
-    )
-    reader.start()
     changes = [
         f"LABEL {BASE_LABEL}=base {RECIPE_LABEL}={recipe(DEBIAN_IMAGE)}",
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         'CMD ["/bin/bash"]',
     ]
     try:
-        engine.import_image(_chunks(process.stdout), DEBIAN_IMAGE, changes=changes)
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    finally:
-        process.stdout.close()
-    returncode = process.wait()
-    reader.join(timeout=5)
-    if returncode != 0:
+        with Runner().streaming(
+            argv, on_stderr=lambda line: progress.step(DEBIAN_IMAGE, line)
+        ) as tree:
+            engine.import_image(_chunks(tree), DEBIAN_IMAGE, changes=changes)
+    except KernelCommandFailed:
         # The engine may have imported a truncated tree: do not leave it tagged.
         engine.remove_image(DEBIAN_IMAGE)
-        tail = "; ".join(errors[-3:]) or "no output"
-        raise BackendError(f"mmdebstrap failed with exit code {returncode}: {tail}")
+        raise
 
 
 def _prune_replaced(engine: DockerEngine, ref: str, old_id: str) -> None:
@@ -230,12 +216,8 @@ def _prune_replaced(engine: DockerEngine, ref: str, old_id: str) -> None:
 
 
 def _busybox_applets(binary: Path) -> list[str]:
-    result = subprocess.run(
-        [str(binary), "--list"], capture_output=True, text=True, check=False, timeout=30
-    )
-    if result.returncode != 0:
-        raise BackendError(f"{binary} --list failed: {result.stderr.strip()}")
-    return sorted({name for name in result.stdout.split() if name and "/" not in name})
+    listed = Runner().run((str(binary), "--list")).stdout
+    return sorted({name for name in listed.split() if name and "/" not in name})
 
 
 def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
@@ -255,11 +237,3 @@ def _add_symlink(tar: tarfile.TarFile, name: str, target: str) -> None:
 def _chunks(stream: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
     while chunk := stream.read(size):
         yield chunk
-
-
-def _relay_stderr(stream: IO[bytes], progress: Progress, sink: list[str]) -> None:
-    for raw in iter(stream.readline, b""):
-        line = raw.decode(errors="replace").rstrip()
-        if line:
-            sink.append(line)
-            progress.step(DEBIAN_IMAGE, line)

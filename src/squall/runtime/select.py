@@ -12,8 +12,9 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from squall.errors import UsageError
+from squall.errors import BackendError, UsageError
 from squall.runtime.base import Backend
+from squall.runtime.netns import naming
 
 BACKEND_NAMES = ("auto", "docker", "netns")
 PING_TIMEOUT = 1.0
@@ -53,11 +54,11 @@ def make_backend(
     """
     name = choose_backend(name, preferred=preferred, project=project, notice=notice)
     if name == "docker":
-        from squall.runtime.docker import DockerBackend
+        from squall.runtime.docker.backend import DockerBackend
 
         return DockerBackend()
     if name == "netns":
-        from squall.runtime.netns import NetnsBackend
+        from squall.runtime.netns.backend import NetnsBackend
 
         return NetnsBackend(log=log)
     raise UsageError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
@@ -73,8 +74,6 @@ def _choose(project: str | None) -> tuple[str, str]:
 
 
 def _netns_cluster_exists(project: str) -> bool:
-    from squall.runtime import netns_naming as naming
-
     try:
         names = os.listdir(naming.NETNS_DIR)
     except OSError:
@@ -96,8 +95,7 @@ def _engine_answers(url: str) -> bool:
         except OSError:
             return False
         return reply.startswith(b"HTTP/1.") and b" 200 " in reply
-    from squall.errors import BackendError
-    from squall.runtime.docker_engine import DockerEngine
+    from squall.runtime.docker.engine import DockerEngine
 
     engine = DockerEngine()
     try:

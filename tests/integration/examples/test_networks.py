@@ -9,7 +9,7 @@ import subprocess
 import docker
 import pytest
 
-from squall.runtime import netns_naming as naming
+from squall.runtime.netns import naming
 from tests.integration.examples.conftest import BACKENDS
 
 pytestmark = [pytest.mark.integration]

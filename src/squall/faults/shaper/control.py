@@ -18,9 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from squall.detach import start_detached
+import squall.detach as detach
 from squall.errors import ShaperError
-from squall.faults.shaper import procs
 from squall.faults.shaper.status import (
     DaemonReport,
     Failure,
@@ -34,6 +33,7 @@ PID_FILE = "shaper.pid"
 STATUS_FILE = "shaper.status.json"
 LOG_FILE = "shaper.log"
 
+MODULE = "squall.faults.shaper"
 APPLY_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 _POLL = 0.02
@@ -49,6 +49,16 @@ class ShaperStatus:
     namespaces: tuple[NamespaceReport, ...] = ()
     failures: tuple[Failure, ...] = ()
     counters: dict[str, int] = field(default_factory=dict)
+
+
+def _marker(pidfile: Path) -> detach.Marker:
+    """The shaper of a state directory runs `MODULE` with that very pidfile."""
+    return detach.Marker(MODULE, "--pidfile", os.path.abspath(pidfile))
+
+
+def running_shaper(pidfile: Path) -> int | None:
+    """The pid of the live shaper that owns `pidfile`, if there is one."""
+    return detach.running(pidfile, _marker(pidfile))
 
 
 def _paths(state_dir: Path) -> tuple[Path, Path, Path, Path]:
@@ -71,7 +81,7 @@ def ensure_shaper(state_dir: Path, config: ShaperConfig, *, timeout: float = APP
     state_dir.mkdir(parents=True, exist_ok=True)
     config.write(config_path)
     wanted = config_hash(config_path.read_bytes())
-    pid = procs.running_shaper(pidfile)
+    pid = running_shaper(pidfile)
     child: subprocess.Popen[bytes] | None = None
     applied_before = 0
     if pid is None:
@@ -94,13 +104,14 @@ def ensure_shaper(state_dir: Path, config: ShaperConfig, *, timeout: float = APP
                 listed = "; ".join(str(f) for f in report.failures)
                 raise ShaperError(f"shaper {pid} could not serve: {listed}", report.failures)
             return pid
-        if child.poll() is not None if child else not procs.is_shaper(pid, pidfile):
+        if child.poll() is not None if child else not detach.is_ours(pid, _marker(pidfile)):
             raise ShaperError(
-                f"shaper {pid} exited before applying its config" + _log_tail(log_path)
+                f"shaper {pid} exited before applying its config" + detach.log_tail(log_path)
             )
         if time.monotonic() > deadline:
             raise ShaperError(
-                f"shaper {pid} did not apply its config within {timeout:g}s" + _log_tail(log_path)
+                f"shaper {pid} did not apply its config within {timeout:g}s"
+                + detach.log_tail(log_path)
             )
         time.sleep(_POLL)
 
@@ -111,11 +122,11 @@ def _start(
     argv = [
         sys.executable,
         "-m",
-        procs.MODULE,
+        MODULE,
         "--config",
         str(config_path),
         "--pidfile",
-        str(pidfile),
+        os.path.abspath(pidfile),
         "--status",
         str(status_path),
         "--log",
@@ -124,23 +135,15 @@ def _start(
     with contextlib.suppress(FileNotFoundError):
         status_path.unlink()  # a stale report must not look like this start's
     try:
-        return start_detached(argv, log_path, cwd="/")
+        return detach.start_detached(argv, log_path, cwd="/")
     except OSError as exc:
         raise ShaperError(f"cannot start the shaper: {exc}") from exc
-
-
-def _log_tail(log_path: Path, lines: int = 3) -> str:
-    try:
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-lines:]
-    except OSError:
-        return ""
-    return f"; {log_path} ends: " + " | ".join(tail) if tail else ""
 
 
 def shaper_status(state_dir: Path) -> ShaperStatus:
     """Whether the shaper runs, what it applied and serves, and its packet counters."""
     _config, pidfile, status_path, _log = _paths(state_dir)
-    pid = procs.running_shaper(pidfile)
+    pid = running_shaper(pidfile)
     if pid is None:
         return ShaperStatus(running=False, pid=None)
     report = DaemonReport.read(status_path)
@@ -163,41 +166,28 @@ def stop_shaper(state_dir: Path, *, timeout: float = STOP_TIMEOUT) -> bool:
     traffic through unshaped. The pidfile is gone afterwards either way.
     """
     _config, pidfile, status_path, _log = _paths(state_dir)
-    pid = procs.running_shaper(pidfile)
+    pid = running_shaper(pidfile)
     if pid is None:
         with contextlib.suppress(FileNotFoundError):
             pidfile.unlink()
         return False
-    os.kill(pid, signal.SIGTERM)
-    if not _wait_gone(pid, timeout):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        _wait_gone(pid, timeout)
+    detach.stop(pid, timeout, kill_after=timeout)
     for path in (pidfile, status_path):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
     return True
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
-        if procs.is_zombie(pid):
-            return True
-        time.sleep(_POLL)
-    return False
-
-
 __all__ = [
     "CONFIG_FILE",
     "LOG_FILE",
+    "MODULE",
     "PID_FILE",
     "STATUS_FILE",
     "ShaperError",
     "ShaperStatus",
     "ensure_shaper",
+    "running_shaper",
     "shaper_status",
     "stop_shaper",
 ]

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from squall.faults.shaper import netns, packets, procs
+from squall.atomic import write_atomic
+from squall.faults.shaper import packets
+from squall.faults.shaper.control import running_shaper
 from squall.faults.shaper.netlink import NfQueue
 from squall.faults.shaper.scheduler import Scheduler, wait
 from squall.faults.shaper.serving import QueueServer, make_server
@@ -34,6 +36,7 @@ from squall.faults.shaper.status import (
     config_hash,
 )
 from squall.faults.shaper_config import NamespaceQueues, QueueSpec, ShaperConfig
+from squall.linux import netns, procs
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +109,10 @@ class Daemon:
             self._release_pidfile()
 
     def _claim_pidfile(self) -> None:
-        other = procs.running_shaper(self.pidfile)
-        if other is not None and other != os.getpid():
+        other = running_shaper(self.pidfile)
+        if other is not None:
             raise AlreadyRunning(f"shaper {other} already owns {self.pidfile}")
-        tmp = self.pidfile.with_name(self.pidfile.name + ".tmp")
-        tmp.write_text(f"{os.getpid()}\n")
-        os.replace(tmp, self.pidfile)
+        write_atomic(self.pidfile, f"{os.getpid()}\n")
 
     def _release_pidfile(self) -> None:
         if procs.read_pid(self.pidfile) == os.getpid():

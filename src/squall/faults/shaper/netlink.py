@@ -5,7 +5,7 @@ needs plain sockets created inside other network namespaces and served by one lo
 its own. The protocol is small: a netlink header, an `nfgenmsg` (family, version, queue
 number big-endian), then attributes (length, type, payload, padded to 4 bytes). All
 multi-byte values inside nfqueue attributes are big-endian; netlink headers are host
-order.
+order. The framing itself (headers, attributes, walking a buffer) is `squall.linux.netlink`.
 """
 
 from __future__ import annotations
@@ -14,17 +14,25 @@ import errno
 import os
 import socket
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
+
+from squall.linux.netlink import (
+    ATTR,
+    HEADER,
+    NLA_TYPE_MASK,
+    NLM_F_ACK,
+    NLM_F_REQUEST,
+    NLMSG_ERROR,
+    Buffer,
+    align,
+    error_code,
+    iter_messages,
+    pack_attr,
+    pack_message,
+)
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_QUEUE = 3
-
-NLMSG_NOOP = 1
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
-NLM_F_ACK = 0x4
 
 NFQNL_MSG_PACKET = 0
 NFQNL_MSG_VERDICT = 1
@@ -51,7 +59,6 @@ NFQA_PACKET_HDR = 1
 NFQA_VERDICT_HDR = 2
 NFQA_MARK = 3
 NFQA_PAYLOAD = 10
-NLA_TYPE_MASK = 0x3FFF
 
 NF_DROP = 0
 NF_ACCEPT = 1
@@ -64,32 +71,18 @@ VERDICT_TYPE = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT
 VERDICT_BATCH_TYPE = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT_BATCH
 CONFIG_TYPE = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_CONFIG
 
-_NLMSGHDR = struct.Struct("=IHHII")
 _NFGENMSG = struct.Struct(">BBH")
-_NLATTR = struct.Struct("=HH")
-_HEAD = struct.Struct("=IH")
 _BE32 = struct.Struct(">I")
-_NLERR = struct.Struct("=i")
-_HEADER_LEN = _NLMSGHDR.size + _NFGENMSG.size  # 20: attributes start here
+_HEADER_LEN = HEADER.size + _NFGENMSG.size  # 20: attributes start here
 
 # A verdict with only its header attribute has one fixed layout: pack it in one call
 # (host order throughout, the big-endian fields passed through htons/htonl).
 _VERDICT_ONLY = struct.Struct("=IHHIIBBHHHII")
-_VERDICT_HDR_ATTR = _NLATTR.size + 8
-
-
-def _align(n: int) -> int:
-    return (n + 3) & ~3
+_VERDICT_HDR_ATTR = ATTR.size + 8
 
 
 class NetlinkError(OSError):
     """The kernel answered a request with an error (errno and what was asked)."""
-
-
-def attr(atype: int, payload: bytes) -> bytes:
-    """One netlink attribute, padded to 4 bytes."""
-    length = _NLATTR.size + len(payload)
-    return _NLATTR.pack(length, atype) + payload + b"\0" * (_align(length) - length)
 
 
 def message(
@@ -102,15 +95,14 @@ def message(
     family: int = socket.AF_UNSPEC,
 ) -> bytes:
     """A whole nfqueue netlink message: header, nfgenmsg, attributes."""
-    body = _NFGENMSG.pack(family, 0, queue) + attrs
-    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, flags, seq, 0) + body
+    return pack_message(msg_type, _NFGENMSG.pack(family, 0, queue) + attrs, flags=flags, seq=seq)
 
 
 def config_command(queue: int, command: int, pf: int = socket.AF_UNSPEC, seq: int = 0) -> bytes:
     return message(
         CONFIG_TYPE,
         queue,
-        attr(NFQA_CFG_CMD, struct.pack(">BxH", command, pf)),
+        pack_attr(NFQA_CFG_CMD, struct.pack(">BxH", command, pf)),
         flags=NLM_F_REQUEST | NLM_F_ACK,
         seq=seq,
     )
@@ -122,7 +114,7 @@ def config_params(queue: int, copy_range: int, seq: int = 0) -> bytes:
     return message(
         CONFIG_TYPE,
         queue,
-        attr(NFQA_CFG_PARAMS, params),
+        pack_attr(NFQA_CFG_PARAMS, params),
         flags=NLM_F_REQUEST | NLM_F_ACK,
         seq=seq,
     )
@@ -132,7 +124,7 @@ def config_maxlen(queue: int, maxlen: int, seq: int = 0) -> bytes:
     return message(
         CONFIG_TYPE,
         queue,
-        attr(NFQA_CFG_QUEUE_MAXLEN, _BE32.pack(maxlen)),
+        pack_attr(NFQA_CFG_QUEUE_MAXLEN, _BE32.pack(maxlen)),
         flags=NLM_F_REQUEST | NLM_F_ACK,
         seq=seq,
     )
@@ -140,7 +132,9 @@ def config_maxlen(queue: int, maxlen: int, seq: int = 0) -> bytes:
 
 def config_flags(queue: int, flags: int, mask: int, seq: int = 0) -> bytes:
     """Set queue flags; the kernel wants the mask of the flags being changed too."""
-    attrs = attr(NFQA_CFG_FLAGS, _BE32.pack(flags)) + attr(NFQA_CFG_MASK, _BE32.pack(mask))
+    attrs = pack_attr(NFQA_CFG_FLAGS, _BE32.pack(flags)) + pack_attr(
+        NFQA_CFG_MASK, _BE32.pack(mask)
+    )
     return message(CONFIG_TYPE, queue, attrs, flags=NLM_F_REQUEST | NLM_F_ACK, seq=seq)
 
 
@@ -168,18 +162,20 @@ def verdict(
             socket.htonl(decision),
             socket.htonl(packet_id),
         )
-    attrs = attr(NFQA_VERDICT_HDR, struct.pack(">II", decision, packet_id))
+    attrs = pack_attr(NFQA_VERDICT_HDR, struct.pack(">II", decision, packet_id))
     if mark is not None:
-        attrs += attr(NFQA_MARK, _BE32.pack(mark))
+        attrs += pack_attr(NFQA_MARK, _BE32.pack(mark))
     if payload is not None:
-        attrs += attr(NFQA_PAYLOAD, payload)
+        attrs += pack_attr(NFQA_PAYLOAD, payload)
     return message(VERDICT_TYPE, queue, attrs)
 
 
 def verdict_batch(queue: int, up_to_id: int, decision: int) -> bytes:
     """One verdict for every packet of the queue with an id up to `up_to_id`."""
     return message(
-        VERDICT_BATCH_TYPE, queue, attr(NFQA_VERDICT_HDR, struct.pack(">II", decision, up_to_id))
+        VERDICT_BATCH_TYPE,
+        queue,
+        pack_attr(NFQA_VERDICT_HDR, struct.pack(">II", decision, up_to_id)),
     )
 
 
@@ -194,9 +190,6 @@ class PacketMessage:
     payload: bytes
 
 
-Buffer = bytes | bytearray | memoryview
-
-
 def parse_packet(buf: Buffer, offset: int, end: int) -> tuple[int, int, int]:
     """Find a packet message's id and payload bounds, without copying anything.
 
@@ -206,7 +199,7 @@ def parse_packet(buf: Buffer, offset: int, end: int) -> tuple[int, int, int]:
     packet_id = -1
     start = stop = 0
     pos = offset + _HEADER_LEN
-    unpack = _NLATTR.unpack_from
+    unpack = ATTR.unpack_from
     while pos + 4 <= end:
         length, atype = unpack(buf, pos)
         if length < 4:
@@ -220,27 +213,10 @@ def parse_packet(buf: Buffer, offset: int, end: int) -> tuple[int, int, int]:
     return packet_id, start, stop
 
 
-def iter_messages(buf: Buffer, size: int) -> Iterator[tuple[int, int, int]]:
-    """`(type, offset, end)` of each netlink message in the first `size` bytes."""
-    offset = 0
-    while offset + _NLMSGHDR.size <= size:
-        length, msg_type = _HEAD.unpack_from(buf, offset)
-        if length < _NLMSGHDR.size or offset + length > size:
-            return
-        yield msg_type, offset, offset + length
-        offset += _align(length)
-
-
 def message_queue_and_family(buf: Buffer, offset: int) -> tuple[int, int]:
     """`(queue number, address family)` from a message's nfgenmsg."""
-    family, _version, queue = _NFGENMSG.unpack_from(buf, offset + _NLMSGHDR.size)
+    family, _version, queue = _NFGENMSG.unpack_from(buf, offset + HEADER.size)
     return queue, family
-
-
-def error_code(buf: Buffer, offset: int) -> int:
-    """The positive errno of an NLMSG_ERROR message (0 is an acknowledgement)."""
-    code: int = _NLERR.unpack_from(buf, offset + _NLMSGHDR.size)[0]
-    return -code
 
 
 def parse_packet_message(data: bytes) -> PacketMessage:
@@ -253,10 +229,10 @@ def parse_packet_message(data: bytes) -> PacketMessage:
     hook = -1
     pos = offset + _HEADER_LEN
     while pos + 4 <= end:
-        length, atype = _NLATTR.unpack_from(data, pos)
+        length, atype = ATTR.unpack_from(data, pos)
         if atype & NLA_TYPE_MASK == NFQA_PACKET_HDR:
             hook = data[pos + 4 + 6]
-        pos += _align(max(length, 4))
+        pos += align(max(length, 4))
     return PacketMessage(queue, family, packet_id, hook, bytes(data[start:stop]))
 
 
@@ -308,7 +284,7 @@ class NfQueue:
             for msg_type, offset, _end in iter_messages(buf, size):
                 if msg_type != NLMSG_ERROR:
                     continue  # a packet already queued; the kernel fails it open later
-                got_seq = _NLMSGHDR.unpack_from(buf, offset)[3]
+                got_seq = HEADER.unpack_from(buf, offset)[3]
                 if got_seq != seq:
                     continue
                 code = error_code(buf, offset)
@@ -335,18 +311,14 @@ def _force_buffer(sock: socket.socket, force_opt: int, opt: int, size: int) -> N
 __all__ = [
     "NF_ACCEPT",
     "NF_DROP",
-    "NLMSG_ERROR",
     "PACKET_TYPE",
     "NetlinkError",
     "NfQueue",
     "PacketMessage",
-    "attr",
     "config_command",
     "config_flags",
     "config_maxlen",
     "config_params",
-    "error_code",
-    "iter_messages",
     "message",
     "message_queue_and_family",
     "parse_packet",

@@ -13,7 +13,6 @@ import errno
 import logging
 import random
 import socket
-import struct
 import time
 
 from squall.faults.shaper import netlink, packets
@@ -22,13 +21,13 @@ from squall.faults.shaper.policy import Policy
 from squall.faults.shaper.scheduler import Scheduler
 from squall.faults.shaper.status import COUNTER_NAMES, QueueReport
 from squall.faults.shaper_config import QueueSpec
+from squall.linux.netlink import HEADER, LENGTH_AND_TYPE, NLMSG_ERROR, error_code
 
 log = logging.getLogger(__name__)
 
 READ_BUDGET = 64
 """Messages read from one queue before the loop looks at timers and other queues."""
 _BUFFER = 1 << 18
-_HEAD = struct.Struct("=IH")
 _FRAGMENT_MTUS = (1500, 1280, 576)
 
 
@@ -97,7 +96,8 @@ class QueueServer:
         sock = self.nfq.sock
         buf = self._buf
         view = self._view
-        head = _HEAD.unpack_from
+        head = LENGTH_AND_TYPE.unpack_from
+        header = HEADER.size
         parse = netlink.parse_packet
         handle = self._handle
         last_id = -1
@@ -114,9 +114,9 @@ class QueueServer:
                 break
             now = time.monotonic()
             offset = 0
-            while offset + 16 <= size:
+            while offset + header <= size:
                 length, msg_type = head(buf, offset)
-                if length < 16:
+                if length < header:
                     break
                 if msg_type == netlink.PACKET_TYPE:
                     packet_id, start, stop = parse(buf, offset, offset + length)
@@ -125,9 +125,9 @@ class QueueServer:
                         # ids arrive in increasing order (mod 2**32, as the kernel
                         # compares them), so the last one seen covers the burst
                         last_id = packet_id
-                elif msg_type == netlink.NLMSG_ERROR:
-                    self._kernel_error(netlink.error_code(buf, offset))
-                offset += (length + 3) & ~3
+                elif msg_type == NLMSG_ERROR:
+                    self._kernel_error(error_code(buf, offset))
+                offset += (length + 3) & ~3  # netlink.align, inlined: the hot loop
         self._finish_burst(last_id)
 
     def flush(self) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from squall.atomic import write_atomic
 
 COUNTER_NAMES = (
     "received",
@@ -100,9 +101,7 @@ class DaemonReport:
         )
 
     def write(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json())
-        os.replace(tmp, path)
+        write_atomic(path, self.to_json())
 
     @classmethod
     def read(cls, path: Path) -> DaemonReport | None:

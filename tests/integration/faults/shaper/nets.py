@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from squall.faults.shaper import control, netns
+from squall.faults.shaper import control
 from squall.faults.shaper_config import (
     SHAPER_MARK,
     SHAPER_MARK_MASK,
@@ -23,6 +23,7 @@ from squall.faults.shaper_config import (
     QueueSpec,
     ShaperConfig,
 )
+from squall.linux import netns
 
 _UNMARKED = ("-m", "mark", "!", "--mark", f"{SHAPER_MARK:#x}/{SHAPER_MARK_MASK:#x}")
 _RTT = re.compile(r"time=([\d.]+) ms")

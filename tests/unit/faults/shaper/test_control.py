@@ -7,8 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from squall.faults.shaper import config_hash, control, procs
+from squall.faults.shaper import config_hash, control
 from squall.faults.shaper.status import DaemonReport, Failure, NamespaceReport, QueueReport
+from squall.linux import procs
 
 
 def test_report_round_trips_and_totals() -> None:
@@ -52,7 +53,7 @@ def test_nothing_running_in_an_empty_state_dir(tmp_path: Path) -> None:
 def test_a_stale_pidfile_naming_another_process_is_not_signalled(tmp_path: Path) -> None:
     pidfile = tmp_path / control.PID_FILE
     pidfile.write_text("1\n")  # init: alive, not ours
-    assert not procs.is_shaper(1, pidfile)
+    assert control.running_shaper(pidfile) is None
     assert control.stop_shaper(tmp_path) is False
     assert not pidfile.exists()
 
@@ -66,7 +67,7 @@ def test_pid_check_wants_the_module_and_this_pidfile(tmp_path: Path) -> None:
             "-c",
             "import time; time.sleep(30)",
             "-m",
-            procs.MODULE,
+            control.MODULE,
             "--pidfile",
             str(pidfile),
         ]
@@ -76,13 +77,15 @@ def test_pid_check_wants_the_module_and_this_pidfile(tmp_path: Path) -> None:
         deadline = time.monotonic() + 5
         while not procs.command_line(fake.pid) and time.monotonic() < deadline:
             time.sleep(0.01)  # /proc shows the new argv only once exec has finished
-        assert procs.is_shaper(fake.pid, pidfile)
-        assert not procs.is_shaper(fake.pid, tmp_path / "other.pid")
+        assert control.running_shaper(pidfile) == fake.pid
+        other = tmp_path / "other.pid"
+        other.write_text(f"{fake.pid}\n")
+        assert control.running_shaper(other) is None
         assert control.shaper_status(tmp_path).running
         assert control.stop_shaper(tmp_path, timeout=2.0) is True
         assert procs.command_line(fake.pid) == []  # gone (and reaped by stop_shaper)
         assert not pidfile.exists()
-        assert not procs.is_shaper(fake.pid, pidfile)
+        assert control.running_shaper(pidfile) is None
     finally:
         fake.kill()
         fake.wait()

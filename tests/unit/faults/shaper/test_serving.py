@@ -12,6 +12,7 @@ from squall.faults.shaper.netlink import NfQueue
 from squall.faults.shaper.scheduler import Scheduler
 from squall.faults.shaper.serving import EgressServer, IngressServer, make_server
 from squall.faults.shaper_config import QueueSpec
+from squall.linux import netlink as codec
 from tests.unit.faults.shaper.test_netlink import packet_message
 from tests.unit.faults.shaper.test_packets import ipv4
 
@@ -59,7 +60,7 @@ class FakeRaw:
 def verdicts(data: bytes) -> list[tuple[int, int, int]]:
     """(message type, verdict, id) of each message in a verdict write."""
     found = []
-    for msg_type, offset, _end in netlink.iter_messages(data, len(data)):
+    for msg_type, offset, _end in codec.iter_messages(data, len(data)):
         decision, packet_id = struct.unpack_from(">II", data, offset + 24)
         found.append((msg_type, decision, packet_id))
     return found

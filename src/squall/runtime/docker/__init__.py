@@ -1,0 +1,1 @@
+"""The Docker backend: clusters on the Docker Engine, through the `docker` SDK."""

@@ -1,0 +1,418 @@
+"""The Docker backend: a `ClusterSpec` made real on the Docker Engine.
+
+Two levels (as docker-py's `api/` and `models/`):
+
+- `engine.DockerEngine`: one method per Engine API call, and the one place where SDK
+  and transport errors become Squall errors;
+- `DockerBackend` (here): clusters, services and networks, in terms of those calls.
+  One `up` is an `up.UpRun`; what a service becomes is computed without the engine by
+  `create`, names and labels by `naming`, what `status` shows by `status`.
+
+Everything `up` creates is labelled `io.squall.project=<project>` in the very request
+that creates it, so an `up` interrupted at any point (Ctrl-C) leaves only labelled
+objects, and `down` finds them all from the engine, without the cluster file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from squall.errors import BackendError, ServiceNotFound
+from squall.runtime.base import (
+    Action,
+    Backend,
+    NetworkState,
+    Progress,
+    ServiceState,
+    SilentProgress,
+)
+from squall.runtime.docker import naming
+from squall.runtime.docker.engine import JSON, DockerEngine
+from squall.runtime.docker.status import container_display_name, service_state
+from squall.runtime.docker.up import SerialProgress, UpRun
+from squall.spec.model import ClusterSpec
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+WORKERS = 8
+
+
+class DockerBackend(Backend):
+    """Clusters on the Docker Engine. Contacts the engine only when first asked to.
+
+    Args:
+        engine: the low-level engine access (default: from `DOCKER_HOST`/the socket).
+        stop_timeout: seconds `stop` and `restart` give a container before SIGKILL.
+        health_timeout: upper bound on waiting for `service_healthy`, in seconds; by
+            default derived from the dependency's own healthcheck timings.
+        completion_timeout: upper bound on waiting for `service_completed_successfully`.
+    """
+
+    name = "docker"
+
+    def __init__(
+        self,
+        engine: DockerEngine | None = None,
+        *,
+        stop_timeout: int = 10,
+        health_timeout: float | None = None,
+        completion_timeout: float = 600.0,
+    ) -> None:
+        self._engine = engine or DockerEngine()
+        self.stop_timeout = stop_timeout
+        self.health_timeout = health_timeout
+        self.completion_timeout = completion_timeout
+
+    @property
+    def engine(self) -> DockerEngine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.close()
+
+    # -- up ------------------------------------------------------------------------------
+
+    def up(
+        self,
+        spec: ClusterSpec,
+        *,
+        build: bool = False,
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        """Create what is missing and start everything in `depends_on` order.
+
+        Idempotent: a container whose create request (config, networks, image id) hashes
+        to its `io.squall.config-hash` label is only started if it is not running;
+        otherwise, or with `force`, it is recreated. Volumes and networks that exist are
+        reused.
+
+        Raises:
+            EngineUnavailable: no engine answers.
+            ImageMissing: an image is absent and cannot be pulled (nor built).
+            BackendError: the engine refused something, an external network or volume
+                is absent, or a dependency never became healthy / did not complete.
+        """
+        run = UpRun(
+            self._engine,
+            spec,
+            progress or SilentProgress(),
+            force=force,
+            health_timeout=self.health_timeout,
+            completion_timeout=self.completion_timeout,
+        )
+        run.run(build=build)
+
+    # -- down ----------------------------------------------------------------------------
+
+    def down(
+        self,
+        project: str,
+        *,
+        volumes: bool = False,
+        images: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        """Remove every container and network labelled with `project` (volumes too).
+
+        Works without the cluster file. Containers are force-removed with their
+        anonymous volumes; named volumes only with `volumes=True`; with `images=True`
+        every image built for the project (found by label: the current ones and the
+        untagged ones that rebuilds replaced). Everything that can be removed is;
+        failures are reported together at the end.
+
+        Raises:
+            BackendError: something labelled with `project` could not be removed.
+        """
+        progress = SerialProgress(progress or SilentProgress())
+        labels = naming.project_filter(project)
+        failures: list[str] = []
+
+        def remove_container(summary: JSON) -> None:
+            name = container_display_name(summary)
+            progress.step(name, "removing")
+            self._engine.remove_container(str(summary["Id"]))
+
+        failures += _each(remove_container, self._engine.containers(labels))
+
+        def remove_network(summary: JSON) -> None:
+            progress.step(f"network {summary['Name']}", "removing")
+            self._engine.remove_network(str(summary["Id"]))
+
+        failures += _each(remove_network, self._engine.networks(labels))
+        if volumes:
+
+            def remove_volume(summary: JSON) -> None:
+                progress.step(f"volume {summary['Name']}", "removing")
+                self._engine.remove_volume(str(summary["Name"]))
+
+            failures += _each(remove_volume, self._engine.volumes(labels))
+        if images:
+
+            def remove_image(summary: JSON) -> None:
+                tags = [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"]
+                progress.step(f"image {', '.join(tags) or summary['Id'][:19]}", "removing")
+                self._engine.remove_image(str(summary["Id"]))
+
+            failures += _each(remove_image, self._engine.images(labels))
+        if failures:
+            raise BackendError(f"down {project!r} left things behind: " + "; ".join(failures))
+        progress.step(project, "down", done=True)
+
+    # -- reading state -------------------------------------------------------------------
+
+    def status(self, project: str) -> list[ServiceState]:
+        labels = naming.project_filter(project)
+        networks = self._cluster_network_names(project)
+        summaries = self._engine.containers(labels)
+        details = _parallel(lambda s: self._engine.inspect_container(str(s["Id"])), summaries)
+        states = [
+            service_state(summary, info, networks)
+            for summary, info in zip(summaries, details, strict=True)
+            if info is not None
+        ]
+        return sorted(states, key=lambda s: (s.service, s.container))
+
+    def networks(self, project: str) -> list[NetworkState]:
+        labels = naming.project_filter(project)
+        containers = self._engine.containers(labels)
+        by_id = {
+            str(c["Id"]): (c.get("Labels") or {}).get(naming.SERVICE_LABEL, "") for c in containers
+        }
+        found: dict[str, tuple[str, bool]] = {}
+        for summary in self._engine.networks(labels):
+            cluster_name = (summary.get("Labels") or {}).get(naming.NETWORK_LABEL)
+            found[str(summary["Name"])] = (cluster_name or str(summary["Name"]), False)
+        for summary in containers:
+            mapping = naming.parse_networks_label(
+                (summary.get("Labels") or {}).get(naming.NETWORKS_LABEL)
+            )
+            for engine_name, cluster_name in mapping.items():
+                found.setdefault(engine_name, (cluster_name, True))
+        result: list[NetworkState] = []
+        for engine_name, (cluster_name, external) in found.items():
+            info = self._engine.inspect_network(engine_name)
+            if info is None:
+                continue
+            ipam = (info.get("IPAM") or {}).get("Config") or []
+            attached = info.get("Containers") or {}
+            result.append(
+                NetworkState(
+                    name=cluster_name,
+                    backend_name=engine_name,
+                    id=str(info.get("Id", ""))[:12] or None,
+                    driver=str(info.get("Driver") or ""),
+                    subnets=tuple(str(p["Subnet"]) for p in ipam if p.get("Subnet")),
+                    internal=bool(info.get("Internal")),
+                    external=external,
+                    services=tuple(sorted({by_id[c] for c in attached if c in by_id})),
+                )
+            )
+        return sorted(result, key=lambda n: n.name)
+
+    def logs(
+        self, project: str, service: str, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[bytes]:
+        ident = str(self._container(project, service)["Id"])
+        return self._engine.logs(ident, follow=follow, tail=tail)
+
+    def exec(self, project: str, service: str, argv: Sequence[str], *, tty: bool = False) -> int:
+        """Run `argv` inside the service; returns its exit code.
+
+        Without `tty`, output streams to this process's stdout and stderr (stdin is not
+        attached). With `tty` and a terminal on stdin, `docker exec -it` takes over the
+        terminal when the `docker` CLI is installed; otherwise the output of a tty exec
+        is relayed (still without stdin).
+        """
+        if not argv:
+            raise BackendError("exec needs a command to run", service=service)
+        ident = str(self._container(project, service)["Id"])
+        cli = shutil.which("docker")
+        if tty and cli and sys.stdin.isatty():
+            return subprocess.call([cli, "exec", "-it", ident, *argv])
+        exec_id = self._engine.exec_create(ident, argv, tty=tty, stdin=False)
+        out, err = sys.stdout.buffer, sys.stderr.buffer
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for stdout, stderr in self._engine.exec_stream(exec_id, tty=tty):
+            if stdout:
+                out.write(stdout)
+                out.flush()
+            if stderr:
+                err.write(stderr)
+                err.flush()
+        code = self._engine.exec_exit_code(exec_id)
+        return 0 if code is None else code
+
+    def act(
+        self, project: str, services: Sequence[str], action: Action, *, signal: str | None = None
+    ) -> None:
+        """Start, stop, restart, kill (with `signal`), pause or unpause services.
+
+        Raises:
+            ServiceNotFound: a service has no container in the project (all are checked
+                before anything is done).
+        """
+        targets = [(name, str(self._container(project, name)["Id"])) for name in services]
+        engine = self._engine
+        for name, ident in targets:
+            if action is Action.START:
+                engine.start(ident, name)
+            elif action is Action.STOP:
+                engine.stop(ident, self.stop_timeout, name)
+            elif action is Action.RESTART:
+                engine.restart(ident, self.stop_timeout, name)
+            elif action is Action.KILL:
+                engine.kill(ident, signal, name)
+            elif action is Action.PAUSE:
+                engine.pause(ident, name)
+            elif action is Action.UNPAUSE:
+                engine.unpause(ident, name)
+            else:  # pragma: no cover - Action is closed
+                raise BackendError(f"unknown action {action!r}")
+
+    # -- ad-hoc networks (`squall net`) --------------------------------------------------
+
+    def create_network(
+        self, project: str, name: str, *, subnet: str | None = None, internal: bool = False
+    ) -> NetworkState:
+        """Create network `name` for `project` (engine name `<project>_<name>`).
+
+        It is labelled with the project, so `down` removes it like the file's own.
+
+        Raises:
+            BackendError: a network of that name exists already, or the engine refused.
+        """
+        engine_name = naming.adhoc_network_name(project, name)
+        if self._find_network(project, name) is not None or (
+            self._engine.inspect_network(engine_name) is not None
+        ):
+            raise BackendError(f"network {name!r} exists already ({engine_name})")
+        self._engine.create_network(
+            engine_name,
+            driver="bridge",
+            subnets=(subnet,) if subnet else (),
+            gateway=None,
+            internal=internal,
+            labels=naming.network_labels(project, name),
+        )
+        for state in self.networks(project):
+            if state.backend_name == engine_name:
+                return state
+        raise BackendError(f"network {engine_name!r} vanished right after it was created")
+
+    def remove_network(self, project: str, name: str) -> None:
+        """Remove a network of `project` that no container is attached to.
+
+        A network still in use is refused (not disconnected behind the user's back): the
+        error names the services to `squall net disconnect` first. Networks the project
+        did not create (external ones) are never removed.
+
+        Raises:
+            BackendError: unknown network, external network, or containers attached.
+        """
+        summary = self._find_network(project, name)
+        if summary is None:
+            known = sorted(n.name for n in self.networks(project) if not n.external)
+            raise BackendError(
+                f"cluster {project!r} has no network {name!r} of its own "
+                f"(known: {', '.join(known) or 'none'})"
+            )
+        info = self._engine.inspect_network(str(summary["Id"])) or {}
+        attached = info.get("Containers") or {}
+        if attached:
+            names = sorted(str(c.get("Name", cid[:12])) for cid, c in attached.items())
+            raise BackendError(
+                f"network {name!r} is in use by {', '.join(names)}; "
+                "disconnect them first (`squall net disconnect NETWORK SERVICE`)"
+            )
+        self._engine.remove_network(str(summary["Id"]))
+
+    def connect(
+        self, project: str, network: str, service: str, *, aliases: Sequence[str] = ()
+    ) -> None:
+        """Attach `service` to `network`, known there by its name and `aliases`."""
+        engine_name = self._network_engine_name(project, network)
+        ident = str(self._container(project, service)["Id"])
+        self._engine.connect(
+            ident,
+            engine_name,
+            aliases=tuple(dict.fromkeys((service, *aliases))),
+            service=service,
+        )
+
+    def disconnect(self, project: str, network: str, service: str) -> None:
+        engine_name = self._network_engine_name(project, network)
+        ident = str(self._container(project, service)["Id"])
+        self._engine.disconnect(ident, engine_name, service)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _container(self, project: str, service: str) -> JSON:
+        containers = self._engine.containers(naming.project_filter(project))
+        for summary in containers:
+            if (summary.get("Labels") or {}).get(naming.SERVICE_LABEL) == service:
+                return summary
+        known = sorted(
+            {
+                str(label)
+                for c in containers
+                if (label := (c.get("Labels") or {}).get(naming.SERVICE_LABEL))
+            }
+        )
+        detail = f"known: {', '.join(known)}" if known else "it has no containers; run `up`"
+        raise ServiceNotFound(
+            f"cluster {project!r} has no service {service!r} ({detail})", service=service
+        )
+
+    def _find_network(self, project: str, name: str) -> JSON | None:
+        labels = [*naming.project_filter(project), f"{naming.NETWORK_LABEL}={name}"]
+        found = self._engine.networks(labels)
+        return found[0] if found else None
+
+    def _network_engine_name(self, project: str, network: str) -> str:
+        summary = self._find_network(project, network)
+        if summary is not None:
+            return str(summary["Name"])
+        for state in self.networks(project):
+            if network in (state.name, state.backend_name):
+                return state.backend_name
+        if self._engine.inspect_network(network) is not None:
+            return network
+        raise BackendError(f"cluster {project!r} has no network {network!r}")
+
+    def _cluster_network_names(self, project: str) -> dict[str, str]:
+        return {
+            str(n["Name"]): str((n.get("Labels") or {}).get(naming.NETWORK_LABEL, n["Name"]))
+            for n in self._engine.networks(naming.project_filter(project))
+        }
+
+
+def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    items = list(items)
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+def _each(function: Callable[[JSON], None], items: Iterable[JSON]) -> list[str]:
+    """Apply `function` to every item (in parallel); the failures' messages."""
+
+    def attempt(item: JSON) -> str | None:
+        try:
+            function(item)
+        except BackendError as exc:
+            return exc.message
+        return None
+
+    return [message for message in _parallel(attempt, items) if message]
+
+
+__all__ = ["DockerBackend", "DockerEngine"]

@@ -1,0 +1,1 @@
+"""The netns backend: clusters as processes in network namespaces, without Docker."""
