@@ -16,7 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from squall.chaos import control as chaos_control
-from squall.chaos.plan import ChaosPlan, parse_count_span, parse_kinds, parse_span, plan_chaos
+from squall.chaos.plan import (
+    ChaosPlan,
+    parse_count_span,
+    parse_kinds,
+    parse_seconds,
+    parse_span,
+    plan_chaos,
+)
 from squall.chaos.runner import ChaosRunner, ChaosState, Stop, View, new_run_id
 from squall.cluster_status import ClusterStatus
 from squall.errors import ChaosError, ServiceNotFound, UsageError
@@ -51,7 +58,6 @@ from squall.probe import ProbeReport
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
 from squall.session import Session
 from squall.spec.model import FaultPresets
-from squall.units import parse_duration
 
 STOPPED_STATES = frozenset({"exited", "created", "dead"})
 
@@ -294,7 +300,7 @@ class Operations:
             UsageError: an option does not parse.
             ChaosError: the kinds cannot apply to these services.
         """
-        duration = parse_duration(request.duration, "--duration").seconds
+        duration = parse_seconds(request.duration, "--duration")
         if duration <= 0:
             raise UsageError(f"--duration {request.duration}: must be more than 0")
         holy, neutral = self.session.roles()

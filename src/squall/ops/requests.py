@@ -146,12 +146,14 @@ class ChaosRequest:
 
     duration: Annotated[str, Doc("How long to run.", "10m", default="10m")] = "10m"
     seed: Annotated[int | None, Doc("Same seed, same cluster: same timeline.")] = None
-    events: Annotated[str, Doc("Kinds of fault to draw from.", "partition,slow")] = (
-        "partition,slow,flaky,duplicate,stop,kill,pause"
-    )
+    events: Annotated[
+        str, Doc("Kinds of fault to draw from (isolate: Blockade's PARTITION).", "isolate,slow")
+    ] = "partition,slow,flaky,duplicate,stop,kill,pause"
     interval: Annotated[str, Doc("Calm between rounds.", "5s..30s")] = "5s..30s"
     hold: Annotated[str, Doc("How long a round lasts.", "5s..30s")] = "5s..30s"
-    at_once: Annotated[str, Doc("Faults per round.", "1..2")] = "1..1"
+    at_once: Annotated[
+        str, Doc("Services that get a fault each round, each a different one.", "1..2")
+    ] = "1..1"
 
 
 @dataclass(frozen=True)
