@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any, Final
 
 from squall import events as event_log
+from squall.chaos.control import mark_round
 from squall.chaos.plan import SHAPE_KINDS, ChaosPlan, Fault
 from squall.errors import ChaosError, SquallError
 from squall.faults.desired import DesiredFaults, ShapeEntry
@@ -221,6 +222,7 @@ class ChaosRunner:
                     )
                     now = time.monotonic()
                     state.in_force.append(InForce(fault, now, now + rnd.hold, err))
+                mark_round(self.session.state.ensure(), True)
                 self.view(state)
                 if self._wait_until(state, rnd.until):
                     break
@@ -229,11 +231,13 @@ class ChaosRunner:
                         text = f"end {held.fault.describe()}"
                         self._try(state, text, functools.partial(self._end_fault, held.fault))
                 state.in_force.clear()
+                mark_round(self.session.state.ensure(), False)
             else:
                 self._wait_until(state, plan.duration)
         finally:
             reason = self.stop.reason if self.stop.is_set() else "completed"
             self.heal(state)
+            mark_round(self.session.state.ensure(), False)
             state.finished = reason
             self.session.note("chaos end", (), {"reason": reason})
             self._say(state, f"chaos {reason}")

@@ -170,8 +170,26 @@ class ProbeRequest:
 
 
 @dataclass(frozen=True)
+class BlockadeChaosRequest:
+    """Blockade's chaos (`POST`/`PUT /blockade/NAME/chaos`), its options as its client
+    sent them: start delays and run times in milliseconds, containers per round, the
+    event set (see `squall.ops.blockade`).
+
+    With `update` (PUT), the options given replace those of the run going on, which
+    heals and starts again with them; with no run going on it is refused, as Blockade
+    refused it.
+    """
+
+    options: Mapping[str, object] = field(default_factory=dict)
+    update: bool = False
+
+
+@dataclass(frozen=True)
 class ChaosStopRequest:
     """End the cluster's chaos run; it heals what it did."""
+
+    required: bool = False
+    """Refuse when no run is going on (Blockade's DELETE did)."""
 
 
 ChangeRequest = (
@@ -189,11 +207,13 @@ ChangeRequest = (
     | NetConnectRequest
     | NetDisconnectRequest
     | ChaosRequest
+    | BlockadeChaosRequest
     | ChaosStopRequest
 )
 
 __all__ = [
     "ActionRequest",
+    "BlockadeChaosRequest",
     "ChangeRequest",
     "ChaosRequest",
     "ChaosStopRequest",

@@ -136,7 +136,7 @@ def served(
     process = None
     try:
         process, url = start_server(squall)
-        token = (state_root / project / "api-token").read_text().strip()
+        token = (state_root / "api-token").read_text().strip()
         yield Served(
             squall, project, state_root / project, url.split("/?", 1)[0], token, url, process
         )
