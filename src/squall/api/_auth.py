@@ -37,6 +37,8 @@ TOKEN_FILE: Final = "api-token"
 LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1", "[::1]")
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 BLOCKADE_PREFIX: Final = "/blockade"
+PROTECTED_PREFIXES: Final = ("/api", BLOCKADE_PREFIX)
+"""Where reads follow the rules above; other pages (the dashboard, its files) are open."""
 
 
 def is_loopback(host: str) -> bool:
@@ -137,6 +139,8 @@ class AuthPolicy:
 
         Decided from the method, the path and the token alone, before any body is read.
         """
+        if method in READ_METHODS and not any(_under(path, p) for p in PROTECTED_PREFIXES):
+            return None  # the dashboard's page and files, the OpenAPI document
         if presented is None:
             if method in READ_METHODS and not self.reads_need_token:
                 return None
