@@ -52,6 +52,20 @@ NETWORK_STATES = ("fast", "slow", "flaky", "duplicate")
 PRESET_STATES = ("slow", "flaky", "duplicate")
 
 
+def _documented(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The JSON body a route reads itself (Blockade's way), for the OpenAPI document."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {
+        "requestBody": {
+            "required": bool(required),
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+NAMES = {"type": "array", "items": {"type": "string"}}
+
+
 async def _body(request: Request, *, optional: bool = False) -> Any:
     """The JSON body, Blockade's way: 415 unless `Content-Type: application/json`.
 
@@ -141,7 +155,13 @@ async def list_blockades(ctx: Context) -> dict[str, list[str]]:
     return {"blockades": await ctx.run(ctx.names)}
 
 
-@router.post("/{name}", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
+@router.post(
+    "/{name}",
+    dependencies=CHANGE,
+    status_code=204,
+    responses=NO_CONTENT,
+    openapi_extra=_documented({"containers": {"type": "object"}}, []),
+)
 async def create(ctx: Context, name: str, request: Request) -> Response:
     """With `{"containers": {...}}`: create the cluster from it (400 if it exists);
     without a body: bring the served cluster up from its file (`squall up`)."""
@@ -178,7 +198,16 @@ async def destroy(ctx: Context, name: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{name}/action", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
+@router.post(
+    "/{name}/action",
+    dependencies=CHANGE,
+    status_code=204,
+    responses=NO_CONTENT,
+    openapi_extra=_documented(
+        {"command": {"enum": list(BLOCKADE_ACTIONS)}, "container_names": NAMES},
+        ["command", "container_names"],
+    ),
+)
 async def action(
     ctx: Context,
     name: str,
@@ -198,7 +227,16 @@ async def action(
     return Response(status_code=204)
 
 
-@router.post("/{name}/network_state", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
+@router.post(
+    "/{name}/network_state",
+    dependencies=CHANGE,
+    status_code=204,
+    responses=NO_CONTENT,
+    openapi_extra=_documented(
+        {"network_state": {"enum": list(NETWORK_STATES)}, "container_names": NAMES},
+        ["network_state", "container_names"],
+    ),
+)
 async def network_state(ctx: Context, name: str, request: Request) -> Response:
     """`{"network_state": "fast|slow|flaky|duplicate", "container_names": [...]}`."""
     body = await _body(request)
@@ -211,7 +249,13 @@ async def network_state(ctx: Context, name: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{name}/partitions", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
+@router.post(
+    "/{name}/partitions",
+    dependencies=CHANGE,
+    status_code=204,
+    responses=NO_CONTENT,
+    openapi_extra=_documented({"partitions": {"type": "array", "items": NAMES}}, []),
+)
 async def partitions(
     ctx: Context,
     name: str,
