@@ -71,8 +71,13 @@ RATE_UNITS: Final[dict[str, int]] = {
 _PPB_PER_PERCENT: Final = 10_000_000
 
 
+def shown(text: str) -> str:
+    """A user's value as an error quotes it: on one line (control characters escaped)."""
+    return text if text.isprintable() else repr(text)
+
+
 def _fail(flag: str, text: str, reason: str) -> UsageError:
-    where = f"{flag} {text}" if flag else text
+    where = f"{flag} {shown(text)}" if flag else shown(text)
     return UsageError(f"{where}: {reason}")
 
 
@@ -223,4 +228,5 @@ __all__ = [
     "parse_duration",
     "parse_percent",
     "parse_rate",
+    "shown",
 ]

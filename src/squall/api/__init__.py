@@ -15,6 +15,7 @@ from squall.api._auth import (
     check_bind,
     is_loopback,
     load_or_create_token,
+    server_token_file,
 )
 from squall.api._context import ApiContext
 from squall.api._server import bind, serve
@@ -29,4 +30,5 @@ __all__ = [
     "is_loopback",
     "load_or_create_token",
     "serve",
+    "server_token_file",
 ]

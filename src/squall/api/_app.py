@@ -14,13 +14,15 @@ from squall import __version__
 from squall.api import _blockade, _errors, _routes
 from squall.api._auth import AuthPolicy
 from squall.api._context import ApiContext
+from squall.api._guard import RequestGuard
 
 STATIC = Path(__file__).parent / "static"
 DESCRIPTION = """\
 Everything `squall` does on one cluster, over HTTP: services and their actions, shapes,
 presets, partitions, the event log (also as server-sent events), and Blockade's REST
 routes under `/blockade`. Changes need `Authorization: Bearer <token>` (printed by
-`squall serve`, kept in the cluster's state directory); reads are open on loopback.
+`squall serve`, kept in `<state root>/api-token`); reads are open on loopback. The
+token is checked, and a body over 1 MiB refused (413), before any body is read.
 Errors are `{"error": "<one line>", "type": "<Squall error>", "service": ...}`.
 """
 
@@ -62,11 +64,11 @@ def create_app(
     *,
     allowed_hosts: Collection[str] | None = None,
 ) -> FastAPI:
-    """The API for one cluster.
+    """The API for the served clusters.
 
     Args:
-        context: the served cluster, its backend and state root.
-        policy: the token, and whether reads need it.
+        context: the served clusters, the backend and the state root.
+        policy: the token, and whether reads need it (checked before any body is read).
         allowed_hosts: names the `Host` header may carry (None: any).
     """
     app = FastAPI(
@@ -87,6 +89,7 @@ def create_app(
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RequestGuard, policy=policy)
     if allowed_hosts is not None:
         app.add_middleware(HostCheck, allowed=allowed_hosts)
     return app

@@ -10,10 +10,14 @@ Rules (the README's "HTTP API" section says the same):
   `?token=`, because a browser's `EventSource` cannot send headers.
 - On loopback the `Host` header must name loopback too, so a page whose name was
   rebound to 127.0.0.1 (DNS rebinding) cannot read the API.
-- The token is created once, 32 random bytes, in `<state dir>/api-token` with mode
-  0600, and reused by the next `squall serve` (the dashboard's URL stays valid).
-  Binding a non-loopback address needs an explicit `--token-file`: whoever starts
-  a reachable server chooses where its secret lives.
+- The token belongs to the server, not to a cluster: it is created once, 32 random
+  bytes, in `<state root>/api-token` with mode 0600, and reused by the next `squall
+  serve` (the dashboard's URL stays valid); `down` never removes it. Binding a
+  non-loopback address needs an explicit `--token-file`: whoever starts a reachable
+  server chooses where its secret lives.
+- `--blockade-compat` (off by default, loopback only): Blockade's clients send no
+  token, so changes through the `/blockade` routes need none; every other route
+  keeps the rules above, and a token that is sent is still checked.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from squall.errors import StateError, UsageError
 
 TOKEN_FILE: Final = "api-token"
 LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1", "[::1]")
+READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+BLOCKADE_PREFIX: Final = "/blockade"
+PROTECTED_PREFIXES: Final = ("/api", BLOCKADE_PREFIX)
+"""Where reads follow the rules above; other pages (the dashboard, its files) are open."""
 
 
 def is_loopback(host: str) -> bool:
@@ -43,17 +51,39 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, token_file: Path | None) -> None:
-    """Refuse a reachable address unless the caller chose the token file.
+def check_bind(host: str, token_file: Path | None, *, blockade_compat: bool = False) -> None:
+    """Refuse a reachable address unless the caller chose the token file, and token-less
+    Blockade clients anywhere but loopback.
 
     Raises:
-        UsageError: `host` is not loopback and no `--token-file` was given.
+        UsageError: `host` is not loopback and no `--token-file` was given, or
+            `blockade_compat` was asked for on it.
     """
-    if not is_loopback(host) and token_file is None:
+    if is_loopback(host):
+        return
+    if blockade_compat:
+        raise UsageError(
+            f"--blockade-compat lets changes in without a token, so it listens on loopback"
+            f" only; --host {host} is reachable from other machines"
+        )
+    if token_file is None:
         raise UsageError(
             f"--host {host} is reachable from other machines; pass --token-file FILE"
             " to choose where the API token lives (or keep --host 127.0.0.1)"
         )
+
+
+def server_token_file(state_root: Path) -> Path:
+    """Where the server's token lives by default: beside the clusters, not in one.
+
+    Raises:
+        StateError: the state root cannot be created.
+    """
+    try:
+        state_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StateError(f"cannot create {state_root}: {exc.strerror}") from exc
+    return state_root / TOKEN_FILE
 
 
 def load_or_create_token(path: Path) -> str:
@@ -99,6 +129,24 @@ class AuthPolicy:
 
     token: str
     reads_need_token: bool
+    token_file: Path | None = None
+    """Where the token lives, so a 401 can say where to read it."""
+    blockade_compat: bool = False
+    """Changes through the `/blockade` routes need no token (`--blockade-compat`)."""
+
+    def decide(self, method: str, path: str, presented: str | None) -> int | None:
+        """None when a request may go on; else the status to answer (401/403).
+
+        Decided from the method, the path and the token alone, before any body is read.
+        """
+        if method in READ_METHODS and not any(_under(path, p) for p in PROTECTED_PREFIXES):
+            return None  # the dashboard's page and files, the OpenAPI document
+        if presented is None:
+            if method in READ_METHODS and not self.reads_need_token:
+                return None
+            if self.blockade_compat and _under(path, BLOCKADE_PREFIX):
+                return None
+        return self.check(presented)
 
     def check(self, presented: str | None) -> int | None:
         """None when `presented` is the token; else the HTTP status to answer (401/403)."""
@@ -107,6 +155,10 @@ class AuthPolicy:
         if not hmac.compare_digest(presented.encode(), self.token.encode()):
             return 403
         return None
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
 
 
 def bearer(header: str | None) -> str | None:
@@ -120,11 +172,14 @@ def bearer(header: str | None) -> str | None:
 
 
 __all__ = [
+    "BLOCKADE_PREFIX",
     "LOOPBACK_NAMES",
+    "READ_METHODS",
     "TOKEN_FILE",
     "AuthPolicy",
     "bearer",
     "check_bind",
     "is_loopback",
     "load_or_create_token",
+    "server_token_file",
 ]

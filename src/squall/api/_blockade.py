@@ -1,119 +1,122 @@
-"""Blockade's REST routes (its daemon's API), answered by Squall, so its clients keep working.
+"""Blockade's REST routes (its daemon's API), with Blockade's fields, meaning and codes.
 
-`<name>` is the served cluster's name. Differences from Blockade, on purpose:
+`<name>` is a served cluster. Each route answers as Blockade's daemon did (its
+`docs/rest.rst` and its code; where the two differ, the code): the same bodies, the
+same status codes (see `_errors`), messages as one line of plain text. Differences:
 
-- Changes need `Authorization: Bearer <token>` like every other change here.
-- `POST /blockade/<name>` brings up the cluster from its file (any body is ignored:
-  services come from the cluster file); running it again is not an error.
-- `PUT /blockade/<name>` (adopt running containers) is answered 400: Squall only
-  drives the containers it created from the file.
-- `/blockade/<name>/chaos` (Blockade's later daemon) runs `squall chaos` detached; its
-  chaos ran until deleted, here for a day at most.
-- `GET /blockade/<name>/events` is valid JSON (`{"events": [...]}`), from the same log
-  as `squall events`. `network_state` is `NORMAL`, `SLOW`, `FLAKY`, `DUPLICATE` or
-  `SHAPED` (a custom `squall shape`); `device` is null (faults live in the namespace).
+- Changes need the token, unless the server runs with `--blockade-compat` (loopback
+  only), since Blockade's clients send none.
+- `POST /blockade/<name>` without a body brings up the served cluster from its file;
+  with one (`{"containers": {...}}`, the model of a blockade.yml) it creates the
+  cluster from the body, as Blockade did.
+- `PUT /blockade/<name>` (adopt running containers) is answered 400: Squall drives
+  only containers it created.
+- `action` also takes `pause` and `unpause`; `network_state` is `SHAPED` for a custom
+  `squall shape`; `device` is null (faults live in the service's namespace).
+- Chaos ran until deleted; here a day at most.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict
 
 from squall import events
 from squall.api import _stream
 from squall.api._deps import CHANGE, READ, Context
-from squall.errors import UsageError
+from squall.api._errors import BlockadeBadRequest, WrongContentType
+from squall.errors import ChaosError
+from squall.faults.partition import partition_numbers
 from squall.ops import requests as req
+from squall.ops.blockade import ChaosOptionError
 from squall.ops.operations import Operations
 from squall.runtime.base import Action
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Bad input (Blockade's answer), as one line of text."},
-    401: {"description": "No token."},
+    400: {"description": "A body without what the route needs, or a blockade that exists."},
+    401: {"description": "No token (and no --blockade-compat)."},
     403: {"description": "Wrong token."},
-    404: {"description": "No such blockade (this server serves one cluster)."},
+    404: {"description": "No such blockade here."},
     409: {"description": "Another command holds the cluster's lock."},
-    500: {"description": "The engine or the kernel refused."},
+    413: {"description": "A body over 1 MiB."},
+    415: {"description": "The body is not Content-Type: application/json."},
+    500: {"description": "Unknown containers, refused changes, chaos errors (as Blockade)."},
 }
 router = APIRouter(prefix="/blockade", tags=["blockade"], responses=ERRORS)
 NO_CONTENT: dict[int | str, dict[str, Any]] = {204: {"description": "Done."}}
 BLOCKADE_ACTIONS = ("start", "stop", "restart", "kill", "pause", "unpause")
 NETWORK_STATES = ("fast", "slow", "flaky", "duplicate")
+PRESET_STATES = ("slow", "flaky", "duplicate")
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="allow")
+def _documented(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The JSON body a route reads itself (Blockade's way), for the OpenAPI document."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {
+        "requestBody": {
+            "required": bool(required),
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
 
 
-class ActionRequest(_Loose):
-    command: str
-    container_names: list[str]
+NAMES = {"type": "array", "items": {"type": "string"}}
 
 
-class NetworkStateRequest(_Loose):
-    network_state: str
-    container_names: list[str]
+async def _body(request: Request, *, optional: bool = False) -> Any:
+    """The JSON body, Blockade's way: 415 unless `Content-Type: application/json`.
+
+    With `optional`, no body at all is None (a Squall extension: no JSON needed).
+    """
+    raw = await request.body()
+    if optional and not raw:
+        return None
+    media = request.headers.get("content-type")
+    if media is None:
+        raise BlockadeBadRequest("send the body with Content-Type: application/json")
+    if media.split(";", 1)[0].strip().lower() != "application/json":
+        raise WrongContentType(f"Content-Type must be application/json, not {media}")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise BlockadeBadRequest("the body is not JSON") from None
 
 
-class PartitionsRequest(_Loose):
-    partitions: list[list[str]] = []
+def _field(body: Any, key: str, kind: type, what: str) -> Any:
+    if not isinstance(body, dict) or key not in body:
+        raise BlockadeBadRequest(f"the body needs {key!r}")
+    value = body[key]
+    if not isinstance(value, kind):
+        raise BlockadeBadRequest(f"{key!r} must be {what}")
+    return value
 
 
-class ChaosRequest(BaseModel):
-    """Blockade's chaos options: delays and run times in milliseconds."""
-
-    model_config = ConfigDict(extra="forbid")
-    min_start_delay: int = 30_000
-    max_start_delay: int = 300_000
-    min_run_time: int = 30_000
-    max_run_time: int = 300_000
-    min_containers_at_once: int = 1
-    max_containers_at_once: int = 1
-    min_events_at_once: int = 1
-    max_events_at_once: int = 1
-    event_set: list[str] = ["SLOW", "DUPLICATE", "FLAKY", "STOP", "PARTITION"]
-
-    def squall_options(self) -> req.ChaosRequest:
-        """Blockade's chaos runs until deleted; here that is a day at most."""
-        unknown = sorted(set(self.event_set) - set(BLOCKADE_CHAOS_EVENTS))
-        if unknown:
-            raise UsageError(f"{', '.join(unknown)} is an unknown event")
-        return req.ChaosRequest(
-            duration="24h",
-            events=",".join(BLOCKADE_CHAOS_EVENTS[e] for e in self.event_set),
-            interval=f"{self.min_start_delay}ms..{self.max_start_delay}ms",
-            hold=f"{self.min_run_time}ms..{self.max_run_time}ms",
-            at_once=f"{self.min_containers_at_once}..{self.max_containers_at_once}",
-        )
+def _names(body: Any) -> tuple[str, ...]:
+    names = _field(body, "container_names", list, "a list of container names")
+    if not all(isinstance(n, str) for n in names):
+        raise BlockadeBadRequest("'container_names' must be a list of container names")
+    return tuple(names)
 
 
-BLOCKADE_CHAOS_EVENTS = {
-    "SLOW": "slow", "DUPLICATE": "duplicate", "FLAKY": "flaky", "STOP": "stop",
-    "PARTITION": "partition",
-}  # fmt: skip
-
-
-def _container(entry: dict[str, Any], groups: list[list[str]], shapes: list[str]) -> Any:
-    name = entry["service"]
+def _container(entry: dict[str, Any], partition: int | None, shapes: list[str]) -> Any:
     state = entry["state"]
     addresses = entry.get("addresses") or []
-    group = next((i + 1 for i, g in enumerate(groups) if name in g), None)
     if not shapes:
         network_state = "NORMAL"
-    elif shapes[-1] in ("slow", "flaky", "duplicate"):
+    elif shapes[-1] in PRESET_STATES:
         network_state = shapes[-1].upper()
     else:
         network_state = "SHAPED"
     return {
-        "name": name,
+        "name": entry["service"],
         "container_id": entry.get("id"),
         "ip_address": addresses[0]["ip"] if addresses else None,
         "device": None,
         "network_state": network_state,
-        "partition": group,
+        "partition": partition,
         "status": "MISSING"
         if state == "missing"
         else "UP"
@@ -123,12 +126,14 @@ def _container(entry: dict[str, Any], groups: list[list[str]], shapes: list[str]
 
 
 def _blockade_status(ops: Operations) -> dict[str, Any]:
+    """Each container, with the side of the partition in force it is on."""
     report = ops.status(read_kernel=False).to_dict()
     shapes = {s: [e.origin for e in entries] for s, entries in ops.shapes().items()}
-    groups = report["partition"]["groups"]
+    services = [e["service"] for e in report["services"]]
+    sides = partition_numbers(ops.partition(), services)
     return {
         "containers": {
-            e["service"]: _container(e, groups, shapes.get(e["service"], []))
+            e["service"]: _container(e, sides[e["service"]], shapes.get(e["service"], []))
             for e in report["services"]
         }
     }
@@ -146,24 +151,37 @@ def _blockade_event(event: events.Event) -> dict[str, Any]:
 
 @router.get("", dependencies=READ)
 async def list_blockades(ctx: Context) -> dict[str, list[str]]:
-    """`{"blockades": [name]}`: the cluster this server serves."""
-    return {"blockades": [ctx.project]}
+    """`{"blockades": [name, ...]}`: every cluster this server serves."""
+    return {"blockades": await ctx.run(ctx.names)}
 
 
-@router.post("/{name}", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
-async def create(ctx: Context, name: str) -> Response:
-    """Bring the cluster up from its file (`squall up`)."""
-    await ctx.run(lambda: ctx.ops(name).run(req.UpRequest()))
+@router.post(
+    "/{name}",
+    dependencies=CHANGE,
+    status_code=204,
+    responses=NO_CONTENT,
+    openapi_extra=_documented({"containers": {"type": "object"}}, []),
+)
+async def create(ctx: Context, name: str, request: Request) -> Response:
+    """With `{"containers": {...}}`: create the cluster from it (400 if it exists);
+    without a body: bring the served cluster up from its file (`squall up`)."""
+    body = await _body(request, optional=True)
+    if body is None:
+        await ctx.run(lambda: ctx.ops(name).run(req.UpRequest()))
+        return Response(status_code=204)
+    _field(body, "containers", dict, "a map of container name to container")
+    raw = await request.body()
+    await ctx.run(lambda: ctx.create(name, raw).run(req.UpRequest()))
     return Response(status_code=204)
 
 
 @router.put("/{name}", dependencies=CHANGE)
-async def add_containers(ctx: Context, name: str) -> PlainTextResponse:
+async def add_containers(ctx: Context, name: str, request: Request) -> PlainTextResponse:
     """Not supported: Squall drives only the containers it made from the cluster file."""
+    await _body(request)
     ctx.check_name(name)
-    return PlainTextResponse(
-        "adding existing containers is not supported: list the service in the cluster file",
-        status_code=400,
+    raise BlockadeBadRequest(
+        "adding existing containers is not supported: list the service in the cluster file"
     )
 
 
@@ -175,58 +193,87 @@ async def get_blockade(ctx: Context, name: str) -> dict[str, Any]:
 
 @router.delete("/{name}", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
 async def destroy(ctx: Context, name: str) -> Response:
-    """Remove the cluster (`squall down`)."""
+    """Remove the cluster (`squall down`); its chaos run stops first."""
     await ctx.run(lambda: ctx.ops(name).run(req.DownRequest()))
     return Response(status_code=204)
 
 
-@router.post("/{name}/action", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
+@router.post(
+    "/{name}/action",
+    dependencies=CHANGE,
+    status_code=204,
+    responses=NO_CONTENT,
+    openapi_extra=_documented(
+        {"command": {"enum": list(BLOCKADE_ACTIONS)}, "container_names": NAMES},
+        ["command", "container_names"],
+    ),
+)
 async def action(
     ctx: Context,
     name: str,
-    body: ActionRequest,
+    request: Request,
     signal: Annotated[str, Query(description="For kill.")] = "SIGKILL",
 ) -> Response:
     """`{"command": "start|stop|restart|kill", "container_names": [...]}`."""
-    if body.command not in BLOCKADE_ACTIONS:
-        raise UsageError(f"'{body.command}' is not a valid action")
-    request = req.ActionRequest(
-        Action(body.command),
-        req.Targets(tuple(body.container_names)),
-        signal if body.command == "kill" else None,
+    body = await _body(request)
+    ctx.check_name(name)
+    command = _field(body, "command", str, "an action")
+    if command not in BLOCKADE_ACTIONS:
+        raise BlockadeBadRequest(f"{command!r} is not an action ({', '.join(BLOCKADE_ACTIONS)})")
+    change = req.ActionRequest(
+        Action(command), req.Targets(_names(body)), signal if command == "kill" else None
     )
-    await ctx.run(lambda: ctx.ops(name).run(request))
+    await ctx.run(lambda: ctx.ops(name).run(change))
     return Response(status_code=204)
 
 
-@router.post("/{name}/network_state", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
-async def network_state(ctx: Context, name: str, body: NetworkStateRequest) -> Response:
+@router.post(
+    "/{name}/network_state",
+    dependencies=CHANGE,
+    status_code=204,
+    responses=NO_CONTENT,
+    openapi_extra=_documented(
+        {"network_state": {"enum": list(NETWORK_STATES)}, "container_names": NAMES},
+        ["network_state", "container_names"],
+    ),
+)
+async def network_state(ctx: Context, name: str, request: Request) -> Response:
     """`{"network_state": "fast|slow|flaky|duplicate", "container_names": [...]}`."""
-    if body.network_state not in NETWORK_STATES:
-        raise UsageError(f"'{body.network_state}' is not a valid network state")
-    request = req.PresetRequest(
-        body.network_state,  # type: ignore[arg-type]  # checked just above
-        req.Targets(tuple(body.container_names)),
-    )
-    await ctx.run(lambda: ctx.ops(name).run(request))
+    body = await _body(request)
+    ctx.check_name(name)
+    state = _field(body, "network_state", str, "a network state")
+    if state not in NETWORK_STATES:
+        raise BlockadeBadRequest(f"{state!r} is not a network state ({', '.join(NETWORK_STATES)})")
+    change = req.PresetRequest(state, req.Targets(_names(body)))
+    await ctx.run(lambda: ctx.ops(name).run(change))
     return Response(status_code=204)
 
 
-@router.post("/{name}/partitions", dependencies=CHANGE, status_code=204, responses=NO_CONTENT)
+@router.post(
+    "/{name}/partitions",
+    dependencies=CHANGE,
+    status_code=204,
+    responses=NO_CONTENT,
+    openapi_extra=_documented({"partitions": {"type": "array", "items": NAMES}}, []),
+)
 async def partitions(
     ctx: Context,
     name: str,
-    body: PartitionsRequest | None = None,
+    request: Request,
     random: Annotated[bool, Query(description="A random partition instead.")] = False,
 ) -> Response:
     """`{"partitions": [["c1"], ["c2", "c3"]]}`, or `?random=true`."""
     if random:
-        request = req.PartitionRequest(random=True)
-    elif body is None or not body.partitions:
-        raise UsageError("'partitions' not found in body")
+        await _body(request, optional=True)
+        change = req.PartitionRequest(random=True)
     else:
-        request = req.PartitionRequest(groups=tuple(tuple(g) for g in body.partitions))
-    await ctx.run(lambda: ctx.ops(name).run(request))
+        body = await _body(request)
+        groups = _field(body, "partitions", list, "a list of lists of container names")
+        if not all(isinstance(g, list) and all(isinstance(n, str) for n in g) for g in groups):
+            raise BlockadeBadRequest("'partitions' must be a list of lists of container names")
+        change = req.PartitionRequest(groups=tuple(tuple(g) for g in groups))
+    ctx.check_name(name)
+    await ctx.run(lambda: ctx.ops(name).run(change))
     return Response(status_code=204)
 
 
@@ -241,52 +288,61 @@ async def delete_partitions(ctx: Context, name: str) -> Response:
 async def blockade_events(ctx: Context, name: str) -> dict[str, list[dict[str, Any]]]:
     """`{"events": [{timestamp, event, status, targets, message}]}`, oldest first."""
     ctx.check_name(name)
-    found, _ = await ctx.run(lambda: _stream.page(ctx.state_dir(), 0, 100_000))
+    found, _ = await ctx.run(lambda: _stream.page(ctx.state_dir(name), 0, 100_000))
     return {"events": [_blockade_event(e) for e in found]}
+
+
+async def _chaos_options(request: Request) -> dict[str, object]:
+    """The chaos options of a body; anything else is a bad option (500, as Blockade)."""
+    try:
+        options = await _body(request)
+    except (BlockadeBadRequest, WrongContentType) as exc:
+        raise ChaosOptionError(str(exc)) from None
+    if not isinstance(options, dict):
+        raise ChaosOptionError("the chaos options must be a JSON object")
+    return options
 
 
 @router.post(
     "/{name}/chaos", dependencies=CHANGE, status_code=201, response_class=PlainTextResponse
 )
-async def chaos_new(ctx: Context, name: str, body: ChaosRequest) -> PlainTextResponse:
-    """Start chaos (`squall chaos --detach`): 201, or 400 on bad options / one running."""
-    options = body.squall_options()
-    await ctx.run(lambda: ctx.ops(name).run(options))
+async def chaos_new(ctx: Context, name: str, request: Request) -> PlainTextResponse:
+    """Start chaos (`squall chaos --detach`, Blockade's options): 201."""
+    ctx.check_name(name)
+    body = await _body(request)
+    if not isinstance(body, dict):
+        raise ChaosOptionError("the chaos options must be a JSON object")
+    change = req.BlockadeChaosRequest(body)
+    await ctx.run(lambda: ctx.ops(name).run(change))
     return PlainTextResponse(f"Successfully started chaos on {name}", status_code=201)
 
 
 @router.put("/{name}/chaos", dependencies=CHANGE, response_class=PlainTextResponse)
-async def chaos_update(ctx: Context, name: str, body: ChaosRequest) -> PlainTextResponse:
-    """New options: the running chaos heals and stops, and a new one starts with them."""
-    options = body.squall_options()
-
-    def restart() -> None:
-        ops = ctx.ops(name)
-        ops.run(req.ChaosStopRequest())
-        ops.run(options)
-
-    await ctx.run(restart)
+async def chaos_update(ctx: Context, name: str, request: Request) -> PlainTextResponse:
+    """New options over those in force: the run heals and starts again with them."""
+    ctx.check_name(name)
+    change = req.BlockadeChaosRequest(await _chaos_options(request), update=True)
+    await ctx.run(lambda: ctx.ops(name).run(change))
     return PlainTextResponse(f"Updated chaos on {name}")
 
 
 @router.delete("/{name}/chaos", dependencies=CHANGE, response_class=PlainTextResponse)
 async def chaos_destroy(ctx: Context, name: str) -> PlainTextResponse:
     """Stop chaos; it heals what it did."""
-    await ctx.run(lambda: ctx.ops(name).run(req.ChaosStopRequest()))
+    await ctx.run(lambda: ctx.ops(name).run(req.ChaosStopRequest(required=True)))
     return PlainTextResponse(f"Deleted chaos on {name}")
 
 
 @router.get("/{name}/chaos", dependencies=READ)
 async def chaos_status(ctx: Context, name: str) -> dict[str, dict[str, str]]:
-    """`{"status": {"state": ...}}`: DEGRADED while faults are in force, else HEALTHY;
-    STOPPED when no chaos runs."""
+    """`{"status": {"state": "DEGRADED" | "HEALTHY"}}`: DEGRADED while a round holds
+    its faults; 500 with no chaos running (as Blockade)."""
 
     def read() -> dict[str, dict[str, str]]:
         ops = ctx.ops(name)
         if ops.chaos_running() is None:
-            return {"status": {"state": "STOPPED"}}
-        degraded = not ops.session.desired_faults().is_empty
-        return {"status": {"state": "DEGRADED" if degraded else "HEALTHY"}}
+            raise ChaosError(f"no chaos run is going on cluster {name!r}")
+        return {"status": {"state": "DEGRADED" if ops.chaos_in_round() else "HEALTHY"}}
 
     return await ctx.run(read)
 

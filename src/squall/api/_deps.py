@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,7 +15,7 @@ from squall.api._errors import AuthFailed
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="token",
-    description="The token `squall serve` printed (also in `<state dir>/api-token`).",
+    description="The token `squall serve` printed (also in `<state root>/api-token`).",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -32,10 +33,13 @@ def _policy(request: Request) -> AuthPolicy:
 
 
 async def require_token(request: Request, credentials: Credentials) -> None:
-    """Changes: the token in `Authorization: Bearer`, always (401 none, 403 wrong)."""
-    failed = _policy(request).check(credentials.credentials if credentials else None)
-    if failed is not None:
-        raise AuthFailed(failed)
+    """Changes: the token in `Authorization: Bearer` (401 none, 403 wrong).
+
+    `RequestGuard` has decided the same before the body was read; this declares the
+    security scheme in the OpenAPI document and holds for an app served without it.
+    """
+    presented = credentials.credentials if credentials else None
+    _decide(request, presented)
 
 
 async def allow_read(request: Request) -> None:
@@ -45,17 +49,31 @@ async def allow_read(request: Request) -> None:
     a stale token learns it at once. (The header is read here, not through the
     security scheme, so the OpenAPI document does not call reads protected.)
     """
-    presented = bearer(request.headers.get("authorization")) or request.query_params.get("token")
+    _decide(request, presented_token(request.headers.get("authorization"), request.query_params))
+
+
+def presented_token(authorization: str | None, query: Mapping[str, str]) -> str | None:
+    """The token a request carries: `Authorization: Bearer`, else `?token=`."""
+    return bearer(authorization) or query.get("token") or None
+
+
+def _decide(request: Request, presented: str | None) -> None:
     policy = _policy(request)
-    if presented is None and not policy.reads_need_token:
-        return
-    failed = policy.check(presented)
+    failed = policy.decide(request.method, request.url.path, presented)
     if failed is not None:
-        raise AuthFailed(failed)
+        raise AuthFailed(failed, policy.token_file)
 
 
 Context = Annotated[ApiContext, Depends(context)]
 CHANGE = [Depends(require_token)]
 READ = [Depends(allow_read)]
 
-__all__ = ["CHANGE", "READ", "Context", "allow_read", "context", "require_token"]
+__all__ = [
+    "CHANGE",
+    "READ",
+    "Context",
+    "allow_read",
+    "context",
+    "presented_token",
+    "require_token",
+]

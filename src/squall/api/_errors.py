@@ -9,10 +9,15 @@
 | bad value (duration, rate, percent...), | 422 |
 |   bad body, unsupported fault here      |     |
 
-On Blockade's routes, as Blockade did: 404 only for an unknown blockade (cluster),
-400 for every other bad input (unknown container, bad body).
+| a body over 1 MiB / too slow to arrive  | 413 / 408 |
 | no engine                               | 503 |
 | the engine or the kernel refused        | 500 |
+
+On Blockade's routes, Blockade's codes (read from its daemon): 404 for an unknown
+blockade, 415 for a body that is not JSON, 400 for a body missing what the route
+needs and for creating a blockade that exists, and 500 for what Blockade's core
+refused (unknown containers, a bad cluster body) and for every chaos error (bad
+options, no chaos to update, stop or read).
 
 Squall's own routes answer `{"error": ..., "type": ..., "service": ...}`; Blockade's
 routes answer the message as plain text.
@@ -21,6 +26,7 @@ routes answer the message as plain text.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,7 +34,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from squall.api._context import ClusterNotServed
+from squall.api._auth import BLOCKADE_PREFIX
+from squall.api._context import ClusterExists, ClusterNotServed, InvalidClusterName
 from squall.errors import (
     BackendError,
     ChaosRunning,
@@ -41,17 +48,23 @@ from squall.errors import (
     UsageError,
 )
 
-BLOCKADE_PREFIX = "/blockade"
+
+class BlockadeBadRequest(UsageError):
+    """A Blockade route's body lacks a field or has one of the wrong kind (400)."""
+
+
+class WrongContentType(UsageError):
+    """A Blockade route's body is not `Content-Type: application/json` (415)."""
 
 
 class AuthFailed(Exception):
     """A request without the token (401) or with a wrong one (403)."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, token_file: Path | None = None) -> None:
         self.status = status
+        where = f"it is in {token_file}" if token_file is not None else "squall serve printed it"
         super().__init__(
-            "this needs the API token: send `Authorization: Bearer <token>`"
-            " (squall serve printed it; it is in the cluster's state directory)"
+            f"this needs the API token: send `Authorization: Bearer <token>` ({where})"
             if status == 401
             else "wrong API token"
         )
@@ -70,10 +83,14 @@ def status_for(exc: SquallError) -> int:
 
 
 def _blockade_status(exc: SquallError, status: int) -> int:
-    """Blockade answered 404 only for an unknown blockade, 400 for other bad input."""
+    """Blockade's codes: 404 unknown blockade, 400/415 bad request, 500 the rest."""
     if isinstance(exc, ClusterNotServed):
         return 404
-    return 400 if status in (404, 422) else status
+    if isinstance(exc, BlockadeBadRequest | ClusterExists | InvalidClusterName):
+        return 400
+    if isinstance(exc, WrongContentType):
+        return 415
+    return status if status in (409, 503) else 500
 
 
 def error_response(
@@ -140,4 +157,11 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
 
 
-__all__ = ["BLOCKADE_PREFIX", "AuthFailed", "error_response", "install", "status_for"]
+__all__ = [
+    "AuthFailed",
+    "BlockadeBadRequest",
+    "WrongContentType",
+    "error_response",
+    "install",
+    "status_for",
+]

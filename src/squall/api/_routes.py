@@ -67,11 +67,17 @@ def _url(name: str) -> str:
 
 @router.get("/clusters", dependencies=READ, tags=["clusters"])
 async def list_clusters(ctx: Context) -> ClusterList:
-    """The cluster this server serves (`squall serve -f FILE -p NAME`)."""
-    cluster = await ctx.run(ctx.cluster)
-    spec = cluster.spec
-    file = str(spec.source) if spec is not None else None
-    return ClusterList(clusters=[ClusterInfo(name=ctx.project, file=file, url=_url(ctx.project))])
+    """The clusters this server serves (`squall serve -f FILE -p NAME`, `--every-cluster`)."""
+
+    def read() -> ClusterList:
+        found = []
+        for name in ctx.names():
+            spec = ctx.cluster(name).spec
+            file = str(spec.source) if spec is not None else None
+            found.append(ClusterInfo(name=name, file=file, url=_url(name)))
+        return ClusterList(clusters=found)
+
+    return await ctx.run(read)
 
 
 @router.get("/clusters/{name}", dependencies=READ, tags=["clusters"])
@@ -211,7 +217,7 @@ async def list_events(
 ) -> EventList:
     """The event log: every change by anyone (CLI, API, chaos, timers), oldest first."""
     ctx.check_name(name)
-    found, offset = await ctx.run(lambda: _stream.page(ctx.state_dir(), since, limit))
+    found, offset = await ctx.run(lambda: _stream.page(ctx.state_dir(name), since, limit))
     return EventList(events=[e.to_dict() for e in found], offset=offset)
 
 
@@ -241,7 +247,7 @@ async def stream_events(
     if last_event_id is not None and last_event_id.isdigit():
         start = int(last_event_id)
     return StreamingResponse(
-        _stream.follow(request, ctx.state_dir(), start),
+        _stream.follow(request, ctx.state_dir(name), start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

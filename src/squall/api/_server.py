@@ -2,19 +2,73 @@
 
 The socket listens before uvicorn starts, so the URL can be printed first: a client
 that connects at once waits in the backlog until the server accepts.
+
+uvicorn closes a connection left idle after a response, but not one that never
+sends a whole request head (a client that connects and waits, or trickles its
+headers): `HeadTimeout` closes those after `HEAD_SECONDS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from typing import Final
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from squall.errors import UsageError
 
 SHUTDOWN_SECONDS = 2
 """Open event streams would hold a stopping server forever; this cuts them off."""
+HEAD_SECONDS: Final = 10.0
+"""How long a connection may take to send a request's head (line and headers)."""
+IDLE_SECONDS: Final = 5
+"""How long a connection may stay idle between requests."""
+
+
+class HeadTimeout(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request head is late.
+
+    The clock starts when the connection opens and again after each response; a new
+    request cycle (its head complete) stops it.
+    """
+
+    head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_head_clock()
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:
+            self._stop_head_clock()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._start_head_clock()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_clock()
+        super().connection_lost(exc)
+
+    def _start_head_clock(self) -> None:
+        self._stop_head_clock()
+        self.head_timer = self.loop.call_later(HEAD_SECONDS, self._head_late)
+
+    def _stop_head_clock(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _head_late(self) -> None:
+        self.head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -38,9 +92,14 @@ def bind(host: str, port: int) -> socket.socket:
 def serve(app: FastAPI, sock: socket.socket) -> None:
     """Serve on `sock` until Ctrl-C or SIGTERM."""
     config = uvicorn.Config(
-        app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_SECONDS, lifespan="off"
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+        timeout_keep_alive=IDLE_SECONDS,
+        lifespan="off",
+        http=HeadTimeout,
     )
     uvicorn.Server(config).run(sockets=[sock])
 
 
-__all__ = ["SHUTDOWN_SECONDS", "bind", "serve"]
+__all__ = ["HEAD_SECONDS", "IDLE_SECONDS", "SHUTDOWN_SECONDS", "HeadTimeout", "bind", "serve"]

@@ -24,6 +24,8 @@ from squall.linux.procs import command_line, is_zombie, read_pid
 
 PID_FILE: Final = "chaos.pid"
 LOG_FILE: Final = "chaos.log"
+ROUND_FILE: Final = "chaos-round"
+"""Present while a round's faults are in force (Blockade's DEGRADED)."""
 MODULE: Final = "squall.chaos"
 
 
@@ -78,6 +80,21 @@ def stop_chaos(state_dir: Path, wait: float = 120.0) -> int | None:
     return pid
 
 
+def mark_round(state_dir: Path, in_force: bool) -> None:
+    """Say whether a round's faults are in force (the runner calls this)."""
+    path = state_dir / ROUND_FILE
+    if in_force:
+        path.write_text(f"{os.getpid()}\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
+def in_round(state_dir: Path) -> bool:
+    """True while a round of the running chaos run holds its faults."""
+    running = running_chaos(state_dir)
+    return running is not None and read_pid(state_dir / ROUND_FILE) == running
+
+
 @dataclasses.dataclass(frozen=True)
 class DetachedRun:
     """What a detached run needs to find its cluster again, and what to run."""
@@ -125,7 +142,10 @@ def start_detached(state_dir: Path, run: DetachedRun) -> int:
 __all__ = [
     "LOG_FILE",
     "PID_FILE",
+    "ROUND_FILE",
     "DetachedRun",
+    "in_round",
+    "mark_round",
     "pidfile",
     "running_chaos",
     "start_detached",

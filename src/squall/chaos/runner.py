@@ -3,8 +3,9 @@
 Every change goes through the session, so the event log records the run (`who:
 chaos`, `run: <id>`); `replay` re-runs a run from that log at the same offsets.
 Stopping (Ctrl-C, SIGTERM from `squall chaos stop`, or the end of the run) heals
-everything: join, fast on every shaped service, unpause what it paused, start what it
-stopped or killed.
+what the run did: the partition and the shapes go back to what was in force when it
+began (a partition or a shape set before chaos stays), and what it paused, stopped
+or killed runs again.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from types import FrameType
 from typing import Any, Final
 
 from squall import events as event_log
+from squall.chaos.control import mark_round
 from squall.chaos.plan import SHAPE_KINDS, ChaosPlan, Fault
 from squall.errors import ChaosError, SquallError
-from squall.faults.desired import ShapeEntry
+from squall.faults.desired import DesiredFaults, ShapeEntry
 from squall.faults.model import Partition, Shape
 from squall.runtime.base import Action
 from squall.session import Session
@@ -108,6 +110,8 @@ class ChaosRunner:
         self.view = view or (lambda state: None)
         self.stopped_services: set[str] = set()
         self.paused_services: set[str] = set()
+        self.baseline = DesiredFaults()
+        """The faults in force when the run began: what each heal goes back to."""
 
     def _say(self, state: ChaosState, line: str) -> None:
         state.log.append(f"{state.elapsed():7.1f}s {line}")
@@ -149,9 +153,9 @@ class ChaosRunner:
     def _end_fault(self, fault: Fault) -> None:
         s = self.session
         if fault.partition is not None:
-            s.join()
+            self._restore_partition()
         elif fault.kind in SHAPE_KINDS:
-            s.fast(fault.targets)
+            self._restore_shapes(fault.targets)
         elif fault.kind == "pause":
             s.act(fault.targets, Action.UNPAUSE)
             self.paused_services.difference_update(fault.targets)
@@ -159,14 +163,44 @@ class ChaosRunner:
             s.act(fault.targets, Action.START)
             self.stopped_services.difference_update(fault.targets)
 
+    def _restore_partition(self) -> None:
+        """Back to the partition in force before the run (none: join)."""
+        if self.baseline.partition:
+            self.session.partition(self.baseline.partition)
+        else:
+            self.session.join()
+
+    def _restore_shapes(self, services: Sequence[str]) -> None:
+        """Back to the shapes `services` had before the run (none: fast)."""
+        previous = {s: self.baseline.shapes.get(s, ()) for s in services}
+        if any(previous.values()):
+            self.session.restore_shapes(previous)
+        else:
+            self.session.fast(services)
+
+    def _heal_now(self) -> None:
+        now = self.session.desired_faults()
+        if now.partition != self.baseline.partition:
+            self._restore_partition()
+        changed = sorted(
+            s
+            for s in set(now.shapes) | set(self.baseline.shapes)
+            if tuple(now.shapes.get(s, ())) != tuple(self.baseline.shapes.get(s, ()))
+        )
+        if changed:
+            self._restore_shapes(changed)
+        if self.paused_services:
+            self.session.act(sorted(self.paused_services), Action.UNPAUSE)
+        if self.stopped_services:
+            self.session.act(sorted(self.stopped_services), Action.START)
+
     def heal(self, state: ChaosState) -> None:
-        """Undo everything in force (all shaping, the partition, what it took down)."""
+        """Undo what the run did: the faults in force before it are in force again, and
+        what it paused, stopped or killed runs again."""
         self._try(
             state,
-            "healed: joined, fast, restarted what chaos stopped",
-            lambda: self.session.heal(
-                start=sorted(self.stopped_services), unpause=sorted(self.paused_services)
-            ),
+            "healed: the faults from before chaos are back, what it stopped runs",
+            self._heal_now,
         )
         self.stopped_services.clear()
         self.paused_services.clear()
@@ -174,6 +208,7 @@ class ChaosRunner:
 
     def run(self, plan: ChaosPlan, run_id: str) -> ChaosState:
         state = ChaosState(plan, run_id, started=time.monotonic())
+        self.baseline = self.session.desired_faults()
         self.session.note("chaos start", plan.services, _plan_values(plan))
         try:
             for rnd in plan.rounds:
@@ -187,6 +222,7 @@ class ChaosRunner:
                     )
                     now = time.monotonic()
                     state.in_force.append(InForce(fault, now, now + rnd.hold, err))
+                mark_round(self.session.state.ensure(), True)
                 self.view(state)
                 if self._wait_until(state, rnd.until):
                     break
@@ -195,11 +231,13 @@ class ChaosRunner:
                         text = f"end {held.fault.describe()}"
                         self._try(state, text, functools.partial(self._end_fault, held.fault))
                 state.in_force.clear()
+                mark_round(self.session.state.ensure(), False)
             else:
                 self._wait_until(state, plan.duration)
         finally:
             reason = self.stop.reason if self.stop.is_set() else "completed"
             self.heal(state)
+            mark_round(self.session.state.ensure(), False)
             state.finished = reason
             self.session.note("chaos end", (), {"reason": reason})
             self._say(state, f"chaos {reason}")
@@ -212,6 +250,7 @@ class ChaosRunner:
         start = recorded[0].unix_time
         plan = ChaosPlan(0, recorded[-1].unix_time - start, (), (), ())
         state = ChaosState(plan, run_id, started=time.monotonic())
+        self.baseline = self.session.desired_faults()
         self.session.note("chaos replay", (), {"of": recorded[0].run, "events": len(recorded)})
         try:
             for event in recorded:

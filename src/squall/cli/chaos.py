@@ -97,8 +97,11 @@ def chaos(
       squall chaos --interval 2s..5s --hold 5s..10s --at-once 1..2 --detach
       squall chaos stop                  heal and end a detached run
       squall chaos replay events.jsonl   the same changes at the same offsets
-    Partitions use Jepsen's shapes; holy services are never touched, neutral ones
-    never partitioned. Every change lands in `squall events` (who: chaos).
+    Each round, --at-once services (each a different one) get a fault of a kind drawn
+    from --events: partition is a Jepsen shape, isolate cuts the service off alone (as
+    Blockade's chaos did). Holy services are never touched, neutral ones never
+    partitioned. Ctrl-C puts back the faults in force before the run began. Every
+    change lands in `squall events` (who: chaos).
     """
     if ctx.invoked_subcommand is not None:
         return

@@ -287,6 +287,31 @@ def _host(address: str) -> str:
         raise UsageError(f"not an address: {address}") from exc
 
 
+def partition_numbers(partition: Partition, services: Sequence[str]) -> dict[str, int | None]:
+    """Blockade's `partition` field: which side of the partition in force each service is.
+
+    Groups are numbered 1, 2... in their order; a partition without groups (one-way,
+    Jepsen's rings and bridges) numbers together the services cut off from the same
+    peers, both ways, in the order of `services`. A service no cut touches: None.
+    """
+    touched = {s for c in partition.cuts for s in (c.src, c.dst)}
+    if partition.groups:
+        numbers = {s: i for i, group in enumerate(partition.groups, 1) for s in group}
+        return {s: numbers.get(s) if s in touched else None for s in services}
+    sides: dict[tuple[frozenset[str], frozenset[str]], int] = {}
+    found: dict[str, int | None] = {}
+    for service in services:
+        if service not in touched:
+            found[service] = None
+            continue
+        side = (
+            frozenset(c.dst for c in partition.cuts if c.src == service),
+            frozenset(c.src for c in partition.cuts if c.dst == service),
+        )
+        found[service] = sides.setdefault(side, len(sides) + 1)
+    return found
+
+
 def describe_partition(cut: Partition) -> str:
     """One line for people: `partition (groups): a,b | c`, or the cuts as arrows."""
     if not cut:
@@ -312,6 +337,7 @@ __all__ = [
     "jepsen",
     "majorities_ring",
     "one_way",
+    "partition_numbers",
     "random_partition",
     "reachable",
 ]

@@ -12,13 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from squall import events
-from squall.errors import SpecError
+from squall.errors import SpecError, StateError
+from squall.files import atomic_write
 from squall.runtime.base import Backend
 from squall.runtime.select import make_backend
 from squall.session import ClusterRef, Session
 from squall.spec.loader import find_cluster_file, load_cluster
+from squall.state import StateDir
 
 Say = Callable[[str], None]
+STORED_FILE = "cluster-file.yml"
+"""A cluster created from a request's body (Blockade's `POST /blockade/NAME`) keeps its
+file here, in its state directory, so `down` removes it with everything else."""
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,16 @@ def resolve_cluster(
 
 
 def open_backend(
-    name: str, cluster: ClusterRef, *, notice: Say | None = None, log: Say | None = None
+    name: str, cluster: ClusterRef | None, *, notice: Say | None = None, log: Say | None = None
 ) -> Backend:
     """The backend `cluster` runs on: `name` (--backend), else the file's `x-squall:
     backend`, else the one the project already lives on, else docker if an engine
-    answers; `notice` is told which `auto` chose, `log` gets every kernel command."""
-    preferred = cluster.spec.options.backend if cluster.spec is not None else None
-    return make_backend(name, preferred=preferred, project=cluster.project, notice=notice, log=log)
+    answers; `notice` is told which `auto` chose, `log` gets every kernel command.
+    Without a cluster (a server for every cluster): `name`, else docker if it answers."""
+    spec = cluster.spec if cluster is not None else None
+    preferred = spec.options.backend if spec is not None else None
+    project = cluster.project if cluster is not None else None
+    return make_backend(name, preferred=preferred, project=project, notice=notice, log=log)
 
 
 def open_session(
@@ -110,4 +118,43 @@ def open_session(
     return Session.create(cluster, backend, where.state_root, log=log, actor=actor)
 
 
-__all__ = ["Where", "open_backend", "open_session", "resolve_cluster"]
+def stored_file(state_root: Path, project: str) -> Path:
+    """Where the file of a cluster created from a body lives (see `store_file`)."""
+    return StateDir(state_root, project).path / STORED_FILE
+
+
+def store_file(
+    state_root: Path, project: str, text: bytes, environ: Mapping[str, str] | None = None
+) -> Path:
+    """Keep `text` (a blockade.yml or compose file, or either as JSON) as the cluster
+    file of `project`, once it loads; a file that does not load is not kept.
+
+    Raises:
+        SpecError: `text` is not a cluster file (its line and field named).
+        StateError: the state directory cannot be written.
+    """
+    state = StateDir(state_root, project)
+    path = state.ensure() / STORED_FILE
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        raise StateError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        load_cluster(path, project=project, environ=environ)
+    except SpecError:
+        path.unlink(missing_ok=True)
+        if not any(state.path.iterdir()):
+            state.path.rmdir()
+        raise
+    return path
+
+
+__all__ = [
+    "STORED_FILE",
+    "Where",
+    "open_backend",
+    "open_session",
+    "resolve_cluster",
+    "store_file",
+    "stored_file",
+]

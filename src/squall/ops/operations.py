@@ -9,6 +9,7 @@ event), and worded once.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
 from collections.abc import Iterator, Sequence
@@ -16,18 +17,28 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from squall.chaos import control as chaos_control
-from squall.chaos.plan import ChaosPlan, parse_count_span, parse_kinds, parse_span, plan_chaos
+from squall.chaos.plan import (
+    ChaosPlan,
+    parse_count_span,
+    parse_kinds,
+    parse_seconds,
+    parse_span,
+    plan_chaos,
+)
 from squall.chaos.runner import ChaosRunner, ChaosState, Stop, View, new_run_id
 from squall.cluster_status import ClusterStatus
-from squall.errors import ChaosError, ServiceNotFound, UsageError
+from squall.errors import ChaosError, ChaosRunning, ServiceNotFound, UsageError
 from squall.events import Actor, Event
 from squall.faults.desired import ShapeEntry
 from squall.faults.model import Partition
 from squall.faults.partition import describe_partition
+from squall.files import atomic_write
+from squall.ops.blockade import OPTIONS_FILE, BlockadeChaosOptions
 from squall.ops.opening import Say, Where, open_session
 from squall.ops.parsing import build_isolation, build_partition, build_shape
 from squall.ops.requests import (
     ActionRequest,
+    BlockadeChaosRequest,
     ChangeRequest,
     ChaosRequest,
     ChaosStopRequest,
@@ -51,7 +62,6 @@ from squall.probe import ProbeReport
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
 from squall.session import Session
 from squall.spec.model import FaultPresets
-from squall.units import parse_duration
 
 STOPPED_STATES = frozenset({"exited", "created", "dead"})
 
@@ -160,8 +170,12 @@ class Operations:
                 return self._down(request, progress)
             case ChaosRequest():
                 return self._start_chaos(request)
-            case ChaosStopRequest():
+            case BlockadeChaosRequest():
+                return self._blockade_chaos(request)
+            case ChaosStopRequest(required=required):
                 pid = chaos_control.stop_chaos(self.session.state.path)
+                if pid is None and required:
+                    raise ChaosError(f"no chaos run is going on cluster {self.project!r}")
                 if pid is None:
                     return Result("chaos stop", "no chaos run is going on this cluster")
                 return Result("chaos stop", f"chaos run {pid} stopped and healed", pid=pid)
@@ -294,7 +308,7 @@ class Operations:
             UsageError: an option does not parse.
             ChaosError: the kinds cannot apply to these services.
         """
-        duration = parse_duration(request.duration, "--duration").seconds
+        duration = parse_seconds(request.duration, "--duration")
         if duration <= 0:
             raise UsageError(f"--duration {request.duration}: must be more than 0")
         holy, neutral = self.session.roles()
@@ -348,8 +362,35 @@ class Operations:
         message = f"chaos running in the background: pid {pid}, seed {plan.seed}"
         return Result("chaos", message, plan.services, pid=pid, seed=plan.seed)
 
+    def _blockade_chaos(self, request: BlockadeChaosRequest) -> Result:
+        """Blockade's chaos: its options checked and kept, then run as `squall chaos`."""
+        kept = self.session.state.path / OPTIONS_FILE
+        running = self.chaos_running()
+        base = None
+        if request.update:
+            if running is None:
+                raise ChaosError(f"no chaos run is going on cluster {self.project!r} to update")
+            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                base = BlockadeChaosOptions.from_json(kept.read_text())
+        elif running is not None:
+            raise ChaosRunning(f"a chaos run is going on this cluster already (pid {running})")
+        options = BlockadeChaosOptions.parse(request.options, base)
+        holy, _ = self.session.roles()
+        targets = [s for s in self.session.known_services() if s not in holy]
+        chaos = options.request(len(targets))
+        self.plan_chaos(chaos)
+        if request.update:
+            chaos_control.stop_chaos(self.session.state.path)
+        result = self._start_chaos(chaos)
+        atomic_write(kept, options.to_json())
+        return result
+
     def chaos_running(self) -> int | None:
         return chaos_control.running_chaos(self.session.state.path)
+
+    def chaos_in_round(self) -> bool:
+        """True while the running chaos run holds a round's faults (Blockade's DEGRADED)."""
+        return chaos_control.in_round(self.session.state.path)
 
     # Reads ------------------------------------------------------------------------
 

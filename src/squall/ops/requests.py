@@ -146,12 +146,14 @@ class ChaosRequest:
 
     duration: Annotated[str, Doc("How long to run.", "10m", default="10m")] = "10m"
     seed: Annotated[int | None, Doc("Same seed, same cluster: same timeline.")] = None
-    events: Annotated[str, Doc("Kinds of fault to draw from.", "partition,slow")] = (
-        "partition,slow,flaky,duplicate,stop,kill,pause"
-    )
+    events: Annotated[
+        str, Doc("Kinds of fault to draw from (isolate: Blockade's PARTITION).", "isolate,slow")
+    ] = "partition,slow,flaky,duplicate,stop,kill,pause"
     interval: Annotated[str, Doc("Calm between rounds.", "5s..30s")] = "5s..30s"
     hold: Annotated[str, Doc("How long a round lasts.", "5s..30s")] = "5s..30s"
-    at_once: Annotated[str, Doc("Faults per round.", "1..2")] = "1..1"
+    at_once: Annotated[
+        str, Doc("Services that get a fault each round, each a different one.", "1..2")
+    ] = "1..1"
 
 
 @dataclass(frozen=True)
@@ -168,8 +170,26 @@ class ProbeRequest:
 
 
 @dataclass(frozen=True)
+class BlockadeChaosRequest:
+    """Blockade's chaos (`POST`/`PUT /blockade/NAME/chaos`), its options as its client
+    sent them: start delays and run times in milliseconds, containers per round, the
+    event set (see `squall.ops.blockade`).
+
+    With `update` (PUT), the options given replace those of the run going on, which
+    heals and starts again with them; with no run going on it is refused, as Blockade
+    refused it.
+    """
+
+    options: Mapping[str, object] = field(default_factory=dict)
+    update: bool = False
+
+
+@dataclass(frozen=True)
 class ChaosStopRequest:
     """End the cluster's chaos run; it heals what it did."""
+
+    required: bool = False
+    """Refuse when no run is going on (Blockade's DELETE did)."""
 
 
 ChangeRequest = (
@@ -187,11 +207,13 @@ ChangeRequest = (
     | NetConnectRequest
     | NetDisconnectRequest
     | ChaosRequest
+    | BlockadeChaosRequest
     | ChaosStopRequest
 )
 
 __all__ = [
     "ActionRequest",
+    "BlockadeChaosRequest",
     "ChangeRequest",
     "ChaosRequest",
     "ChaosStopRequest",

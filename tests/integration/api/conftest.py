@@ -80,15 +80,25 @@ def start_server(
     squall: SquallRunner, *extra: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[str], str]:
     """`squall serve --port 0 ...`; returns the process and the URL it printed."""
-    argv = [sys.executable, "-m", "squall", "-f", str(squall.file), "-p", squall.project]
+    return start_serve(
+        ["-f", str(squall.file), "-p", squall.project, "serve", "--port", "0", *extra],
+        env={**squall.env, **(env or {})},
+        cwd=squall.file.parent,
+    )
+
+
+def start_serve(
+    args: list[str], *, env: dict[str, str], cwd: Path
+) -> tuple[subprocess.Popen[str], str]:
+    """`squall ARGS` (a `serve`), once it answers; the process and the URL it printed."""
     process = subprocess.Popen(
-        [*argv, "serve", "--port", "0", *extra],
+        [sys.executable, "-m", "squall", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
-        cwd=squall.file.parent,
-        env={**os.environ, **squall.env, **(env or {})},
+        cwd=cwd,
+        env={**os.environ, **env},
     )
     assert process.stdout is not None
     line = process.stdout.readline().strip()
@@ -136,7 +146,7 @@ def served(
     process = None
     try:
         process, url = start_server(squall)
-        token = (state_root / project / "api-token").read_text().strip()
+        token = (state_root / "api-token").read_text().strip()
         yield Served(
             squall, project, state_root / project, url.split("/?", 1)[0], token, url, process
         )

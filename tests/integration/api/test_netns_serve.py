@@ -44,7 +44,7 @@ def test_serve_uses_the_files_backend(tmp_path: Path) -> None:
         api = f"{base}/api/clusters/{squall.project}"
         services = httpx.get(f"{api}/services", timeout=30).json()
         assert {s["service"]: s["state"] for s in services} == {"a": "running", "b": "running"}
-        token = (state / squall.project / "api-token").read_text().strip()
+        token = (state / "api-token").read_text().strip()
         cut = httpx.put(
             f"{api}/partition",
             json={"groups": [["a"], ["b"]]},

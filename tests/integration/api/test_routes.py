@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -85,7 +87,8 @@ def test_a_change_without_the_token_is_401_and_changes_nothing(
 ) -> None:
     with served.client(token=None) as http:
         response = http.request(method, served.api + path, json=body)
-    assert "Bearer" in error_of(response, 401)
+    message = error_of(response, 401)
+    assert "Bearer" in message and str(served.state_dir.parent / "api-token") in message
     assert response.headers["www-authenticate"] == "Bearer"
 
 
@@ -365,6 +368,67 @@ def test_bad_chaos_changes_nothing(served: Served, unchanged: None) -> None:
         assert http.get(url).json()["running"] is False
 
 
+def _ping(served: Served, src: str, dst: str, count: int = 10) -> tuple[int, list[float]]:
+    out = served.squall(
+        "exec", "-T", src, "--", "ping", "-n", "-c", str(count), "-i", "0.1", "-W", "1", dst,
+        check=False,
+    ).stdout  # fmt: skip
+    received = re.search(r"(\d+) packets received", out)
+    assert received, out
+    return int(received[1]), [float(m) for m in re.findall(r"time=([\d.]+) ms", out)]
+
+
+def test_chaos_puts_back_the_faults_in_force_before_it(served: Served) -> None:
+    with served.client() as http:
+        http.put(f"{served.api}/partition", json={"isolate": ["c"]}).raise_for_status()
+        shape = {"services": ["a"], "delay": "40ms", "to": ["b"]}
+        http.post(f"{served.api}/shapes", json=shape).raise_for_status()
+        before = (
+            http.get(f"{served.api}/partition").json(),
+            http.get(f"{served.api}/shapes").json(),
+        )
+        body = {"duration": "1m", "seed": 3, "events": "slow,isolate", "interval": "0.2s..0.4s",
+                "hold": "0.5s..1s", "at_once": "1..2"}  # fmt: skip
+        started = http.post(f"{served.api}/chaos", json=body)
+        assert started.status_code == 200, started.text
+        deadline = time.monotonic() + 30
+        heals = ("join", "fast", "restore", "partition")
+        while sum(json.loads(e)["who"] == "chaos" and json.loads(e)["what"] in heals
+                  for e in served.events()) < 2:  # fmt: skip
+            assert time.monotonic() < deadline, "the chaos run never ended a round"
+            time.sleep(0.3)
+        assert http.delete(f"{served.api}/chaos").json()["running"] is False
+        after = (
+            http.get(f"{served.api}/partition").json(),
+            http.get(f"{served.api}/shapes").json(),
+        )
+    assert after == before
+    assert _ping(served, "a", "c", 5)[0] == 0, "the partition from before chaos is gone"
+    received, rtts = _ping(served, "a", "b")
+    assert received == 10 and statistics.median(rtts) > 35, rtts
+
+
+def test_chaos_options_that_cannot_run_are_refused(served: Served, unchanged: None) -> None:
+    with served.client() as http:
+        url = f"{served.api}/chaos"
+        message = error_of(http.post(url, json={"duration": "0s"}), 422)
+        assert message == "--duration 0s: must be more than 0"
+        message = error_of(http.post(url, json={"at_once": "4..4", "events": "slow"}), 422)
+        assert "more than the 3 services" in message
+    for args, words in (
+        (["--duration", "0s"], "--duration 0s: must be more than 0"),
+        (["--at-once", "4", "--events", "slow"], "--at-once 4..4: more than the 3 services"),
+    ):
+        refused = served.squall("chaos", *args, "--dry-run", check=False)
+        errors = [line for line in refused.stderr.splitlines() if "error" in line]
+        assert refused.returncode == 2 and len(errors) == 1, refused.stderr
+        assert words in errors[0] and "Traceback" not in refused.stderr
+    plan = served.squall("chaos", "--at-once", "2..2", "--events", "slow", "--duration", "20s",
+                         "--interval", "1s", "--hold", "1s", "--dry-run", "--json")  # fmt: skip
+    rounds = json.loads(plan.stdout)["rounds"]
+    assert rounds and all(len({tuple(f["targets"]) for f in r["faults"]}) == 2 for r in rounds)
+
+
 def test_events_page(served: Served) -> None:
     with served.client() as http:
         first = http.get(f"{served.api}/events").json()
@@ -437,10 +501,11 @@ def test_blockade_chaos(served: Served) -> None:
         "event_set": ["SLOW"],
     }  # fmt: skip
     with served.client() as http:
-        assert http.get(url).json() == {"status": {"state": "STOPPED"}}
-        assert http.post(url, json={**options, "event_set": ["EXPLODE"]}).status_code == 400
-        assert http.post(url, json={**options, "bogus": 1}).status_code == 400
-        assert http.get(url).json() == {"status": {"state": "STOPPED"}}
+        assert http.get(url).status_code == 500  # Blockade: no chaos is associated
+        assert http.post(url, json={**options, "event_set": ["EXPLODE"]}).status_code == 500
+        assert http.post(url, json={**options, "bogus": 1}).status_code == 500
+        assert http.put(url, json=options).status_code == 500  # nothing to update
+        assert http.get(url).status_code == 500
         started = http.post(url, json=options)
         assert started.status_code == 201, started.text
         assert started.text == f"Successfully started chaos on {served.project}"
@@ -453,7 +518,8 @@ def test_blockade_chaos(served: Served) -> None:
         assert updated.status_code == 200, updated.text
         deleted = http.delete(url)
         assert deleted.status_code == 200 and deleted.text.startswith("Deleted chaos")
-        assert http.get(url).json() == {"status": {"state": "STOPPED"}}
+        assert http.get(url).status_code == 500
+        assert http.delete(url).status_code == 500
     status = served.cli_status()
     assert all(not s["faults"]["shapes"] for s in status["services"]), "deleting chaos heals"
 
@@ -498,12 +564,12 @@ def test_blockade_changes(served: Served) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "words"),
     [
-        ("POST", "/action", {"command": "fly", "container_names": ["a"]}, 400, "not a valid"),
+        ("POST", "/action", {"command": "fly", "container_names": ["a"]}, 400, "not an action"),
         ("POST", "/action", {"container_names": ["a"]}, 400, "command"),
-        ("POST", "/action", {"command": "stop", "container_names": ["zz"]}, 400, "zz"),
+        ("POST", "/action", {"command": "stop", "container_names": ["zz"]}, 500, "zz"),
         ("POST", "/network_state", {"network_state": "wet", "container_names": ["a"]}, 400, "wet"),
         ("POST", "/partitions", {}, 400, "partitions"),
-        ("POST", "/partitions", {"partitions": [["a"], ["zz"]]}, 400, "zz"),
+        ("POST", "/partitions", {"partitions": [["a"], ["zz"]]}, 500, "zz"),
         ("PUT", "", {"containers": ["abc"]}, 400, "not supported"),
     ],
 )
@@ -550,7 +616,7 @@ def test_state_and_token_survive_a_restart_and_an_open_stream_does_not_hold_it(
         assert {tuple(c[:2]) for c in partition["cuts"]} >= {("a", "b"), ("b", "a")}
     finally:
         stop_server(second)
-    mode = (served.state_dir / "api-token").stat().st_mode
+    mode = (served.state_dir.parent / "api-token").stat().st_mode
     assert mode & 0o777 == 0o600
 
 
@@ -600,7 +666,7 @@ def test_down_stops_a_chaos_run(served: Served) -> None:
 
 
 def test_down_and_up_again(served: Served) -> None:
-    token_file = served.state_dir / "api-token"
+    token_file = served.state_dir.parent / "api-token"
     with served.client() as http:
         done = http.post(f"{served.api}/down", json={})
         assert done.status_code == 200, done.text
@@ -609,8 +675,10 @@ def test_down_and_up_again(served: Served) -> None:
         assert http.post(f"/blockade/{served.project}").status_code == 204
         assert {s["state"] for s in served.cli_status()["services"]} == {"running"}
         assert http.delete(f"/blockade/{served.project}").status_code == 204
+        # The token is the server's: DELETE and down leave it, and it still works.
+        assert token_file.read_text().strip() == served.token
         done = http.post(f"{served.api}/up", json={})
         assert done.status_code == 200, done.text
         assert done.json()["services"] == ["a", "b", "c"]
     assert {s["state"] for s in served.cli_status()["services"]} == {"running"}
-    assert not token_file.exists() or os.stat(token_file).st_mode & 0o077 == 0
+    assert os.stat(token_file).st_mode & 0o777 == 0o600

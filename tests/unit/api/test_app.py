@@ -21,13 +21,15 @@ services:
 """
 
 
-def make_client(tmp_path: Path, *, reads_need_token: bool = False) -> TestClient:
+def make_client(
+    tmp_path: Path, *, reads_need_token: bool = False, every_cluster: bool = False
+) -> TestClient:
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "compose.yaml").write_text(COMPOSE)
     where = Where(
         file=tmp_path / "compose.yaml", project="unit", cwd=tmp_path, state_root=tmp_path / "state"
     )
-    context = ApiContext(where, FakeBackend())
+    context = ApiContext(where, FakeBackend(), every_cluster=every_cluster)
     app = create_app(
         context,
         AuthPolicy(TOKEN, reads_need_token=reads_need_token),
@@ -91,8 +93,73 @@ def test_blockade_answers_in_text(client: TestClient) -> None:
     response = client.post(
         "/blockade/unit/action", json={"command": "fly", "container_names": ["a"]}, headers=AUTH
     )
-    assert (response.status_code, response.text) == (400, "'fly' is not a valid action")
+    assert response.status_code == 400
+    assert response.text == "'fly' is not an action (start, stop, restart, kill, pause, unpause)"
     assert client.get("/blockade").json() == {"blockades": ["unit"]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "status", "words"),
+    [
+        ("post", "/action", b'{"command": "stop", "container_names": ["a"]}',
+         {"Content-Type": "text/plain"}, 415, "application/json"),
+        ("post", "/action", b'{"command": "stop", "container_names": ["a"]}', {}, 400,
+         "Content-Type"),
+        ("post", "/action", b"{not json", {"Content-Type": "application/json"}, 400, "not JSON"),
+        ("post", "/action", b'{"command": "stop"}', {"Content-Type": "application/json"}, 400,
+         "'container_names'"),
+        ("post", "/action", b'{"command": "stop", "container_names": ["zz"]}',
+         {"Content-Type": "application/json"}, 500, "zz"),
+        ("post", "/partitions", b'{"partitions": [["a"], "b"]}',
+         {"Content-Type": "application/json"}, 400, "list of lists"),
+        ("post", "/partitions", b'{"partitions": [["a"], ["zz"]]}',
+         {"Content-Type": "application/json"}, 500, "zz"),
+        ("put", "", b'{"containers": ["abc"]}', {"Content-Type": "application/json"}, 400,
+         "not supported"),
+        ("post", "/chaos", b'{"min_events_at_once": 1}', {"Content-Type": "application/json"},
+         500, "min_events_at_once"),
+        ("post", "/chaos", b'{"event_set": ["EXPLODE"]}', {"Content-Type": "application/json"},
+         500, "EXPLODE"),
+        ("post", "/chaos", b'{"max_containers_at_once": "2"}',
+         {"Content-Type": "application/json"}, 500, "max_containers_at_once"),
+        ("put", "/chaos", b"{}", {"Content-Type": "application/json"}, 500, "no chaos run"),
+        ("delete", "/chaos", b"", {}, 500, "no chaos run"),
+        ("get", "/chaos", b"", {}, 500, "no chaos run"),
+        ("post", "", b'{"containers": {"c1": {"command": "sleep 1"}}}',
+         {"Content-Type": "application/json"}, 500, "image"),
+    ],
+)  # fmt: skip
+def test_blockade_answers_with_blockades_codes(
+    client: TestClient,
+    method: str,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    status: int,
+    words: str,
+) -> None:
+    response = client.request(
+        method, f"/blockade/unit{path}", content=body, headers={**AUTH, **headers}
+    )
+    assert response.status_code == status, response.text
+    assert words in response.text and "\n" not in response.text
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+def test_a_blockade_body_creates_its_cluster(tmp_path: Path) -> None:
+    with make_client(tmp_path, every_cluster=True) as client:
+        body = {"containers": {"c1": {"image": "busybox", "command": ["sleep", "300"]},
+                               "c2": {"image": "busybox"}}}  # fmt: skip
+        url = "/blockade/tmpRestTests12"
+        assert client.post(url, json=body, headers=AUTH).status_code == 204
+        assert "tmpRestTests12" in client.get("/blockade").json()["blockades"]
+        assert set(client.get(url).json()["containers"]) == {"c1", "c2"}
+        again = client.post(url, json=body, headers=AUTH)
+        assert again.status_code == 400 and "exists" in again.text
+        assert client.post("/blockade/bad%20name", json=body, headers=AUTH).status_code == 400
+        assert client.delete(url, headers=AUTH).status_code == 204
+        assert "tmpRestTests12" not in client.get("/blockade").json()["blockades"]
+        assert client.get(url).status_code == 404
 
 
 def test_documents_and_dashboard(client: TestClient) -> None:

@@ -81,3 +81,17 @@ def test_policy_and_header() -> None:
 )
 def test_host_name(header: str, name: str) -> None:
     assert host_name(header) == name
+
+
+def test_blockade_compat_is_for_loopback_and_blockade_routes_only(tmp_path: Path) -> None:
+    check_bind("127.0.0.1", None, blockade_compat=True)
+    with pytest.raises(UsageError, match="loopback only"):
+        check_bind("0.0.0.0", tmp_path / "token", blockade_compat=True)
+    policy = AuthPolicy("s3cret-token-value", reads_need_token=False, blockade_compat=True)
+    assert policy.decide("POST", "/blockade/demo/partitions", None) is None
+    assert policy.decide("DELETE", "/blockade", None) is None
+    assert policy.decide("POST", "/api/clusters/demo/up", None) == 401
+    assert policy.decide("POST", "/blockade/demo", "wrong") == 403
+    strict = AuthPolicy("s3cret-token-value", reads_need_token=False)
+    assert strict.decide("POST", "/blockade/demo/partitions", None) == 401
+    assert strict.decide("GET", "/blockade/demo", None) is None

@@ -76,3 +76,59 @@ def test_a_stopped_run_heals_what_is_in_force(session: Session) -> None:
     assert state.finished == "stopped"
     assert [e.what for e in session.events()][-3:] == ["partition", "join", "chaos end"]
     assert not session.desired_faults().partition
+
+
+def test_a_run_puts_back_the_faults_in_force_before_it(session: Session) -> None:
+    from squall.faults.model import Shape
+    from squall.faults.partition import blockade_partition
+    from squall.units import parse_duration
+
+    session.up()
+    before_cut = blockade_partition([["a"]], ["a", "b", "c"])
+    session.partition(before_cut)
+    session.shape(["a"], Shape(delay=parse_duration("20ms")), to_services=["b"])
+    before = session.desired_faults()
+    plan = chaos_plan.plan_chaos(
+        ["a", "b", "c"],
+        seed=2,
+        duration=0.8,
+        kinds=["isolate", "slow", "flaky"],
+        interval=chaos_plan.Span(0.02, 0.05),
+        hold=chaos_plan.Span(0.05, 0.1),
+        at_once=(2, 3),
+    )
+    assert {f.kind for r in plan.rounds for f in r.faults} >= {"isolate", "slow"}
+    session.actor = Actor("chaos", run="r4")
+    chaos_runner.ChaosRunner(session, chaos_runner.Stop()).run(plan, "r4")
+    after = session.desired_faults()
+    assert after.partition == before.partition
+    assert dict(after.shapes) == dict(before.shapes)
+    whats = [e.what for e in session.events() if e.run == "r4"]
+    assert "restore" in whats and "isolate" not in whats  # isolate is a partition
+
+
+def test_a_run_stopped_midway_puts_back_the_partition_from_before(session: Session) -> None:
+    from squall.faults.partition import blockade_partition
+
+    session.up()
+    before_cut = blockade_partition([["c"]], ["a", "b", "c"])
+    session.partition(before_cut)
+    plan = chaos_plan.plan_chaos(
+        ["a", "b", "c"],
+        seed=5,
+        duration=30.0,
+        kinds=["partition", "slow"],
+        interval=chaos_plan.Span(0.01, 0.01),
+        hold=chaos_plan.Span(30, 30),
+        at_once=(2, 2),
+    )
+    stop = chaos_runner.Stop()
+
+    def view(state: chaos_runner.ChaosState) -> None:
+        if state.in_force:
+            stop.set("stopped")
+
+    session.actor = Actor("chaos", run="r5")
+    chaos_runner.ChaosRunner(session, stop, view).run(plan, "r5")
+    assert session.desired_faults().partition == before_cut
+    assert not any(session.desired_faults().shapes.values())

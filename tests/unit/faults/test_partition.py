@@ -220,3 +220,23 @@ def test_no_shape_ever_cuts_holy_or_neutral(nodes: list[str], seed: int, shape: 
     touched = {c.src for c in p.cuts} | {c.dst for c in p.cuts}
     assert not touched & (holy | neutral)
     assert all(c.src != c.dst for c in p.cuts)
+
+
+def test_partition_numbers_follow_the_groups_or_what_each_service_can_reach() -> None:
+    from squall.faults.model import Partition
+    from squall.faults.partition import (
+        blockade_partition,
+        jepsen,
+        one_way,
+        partition_numbers,
+    )
+
+    services = ["a", "b", "c", "mon"]
+    groups = blockade_partition([["c"]], services, neutral=["mon"])
+    assert partition_numbers(groups, services) == {"a": 2, "b": 2, "c": 1, "mon": None}
+    assert partition_numbers(Partition(), services) == dict.fromkeys(services)
+    ring = jepsen("majorities-ring", ["a", "b", "c", "d", "e"], random.Random(3))
+    numbers = partition_numbers(ring, ["a", "b", "c", "d", "e"])
+    assert all(n is not None for n in numbers.values()) and len(set(numbers.values())) == 5
+    arrow = one_way([("a", "b")], services)
+    assert partition_numbers(arrow, services) == {"a": 1, "b": 2, "c": None, "mon": None}
