@@ -24,8 +24,8 @@ import anyio
 import anyio.to_thread
 
 from squall import events
+from squall.atomic import write_atomic
 from squall.errors import ServiceNotFound, UsageError
-from squall.files import atomic_write
 from squall.ops.opening import Where, open_session, resolve_cluster, store_file, stored_file
 from squall.ops.operations import Operations
 from squall.runtime.base import Backend
@@ -179,7 +179,7 @@ class ApiContext:
             raise ClusterExists(f"cluster {name!r} exists already; DELETE it first")
         store_file(self.state_root, project, text, self.where.environ)
         if name != project:
-            atomic_write(self.state_root / project / NAME_FILE, name + "\n")
+            write_atomic(self.state_root / project / NAME_FILE, name + "\n")
         return self.ops(name)
 
     def check_name(self, name: str) -> None:

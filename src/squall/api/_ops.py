@@ -25,8 +25,8 @@ from squall.api._models import (
     targets_of,
     to_request,
 )
+from squall.atomic import write_atomic
 from squall.errors import ServiceNotFound
-from squall.files import atomic_write
 from squall.ops.operations import Operations
 from squall.ops.requests import (
     ActionRequest,
@@ -85,7 +85,7 @@ def probe(ops: Operations, body: ProbeBody) -> dict[str, Any]:
     )
     report = ops.probe(request).to_dict()
     report["time"] = events.utc_now()
-    atomic_write(ops.session.state.ensure() / PROBE_FILE, json.dumps(report))
+    write_atomic(ops.session.state.ensure() / PROBE_FILE, json.dumps(report))
     return report
 
 

@@ -11,22 +11,27 @@ import contextlib
 import dataclasses
 import json
 import os
-import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from squall import detach
+import squall.detach as detach
+from squall.atomic import write_atomic
 from squall.errors import ChaosError, ChaosRunning
-from squall.linux.procs import command_line, is_zombie, read_pid
+from squall.linux import procs
 
 PID_FILE: Final = "chaos.pid"
 LOG_FILE: Final = "chaos.log"
 ROUND_FILE: Final = "chaos-round"
 """Present while a round's faults are in force (Blockade's DEGRADED)."""
 MODULE: Final = "squall.chaos"
+
+
+def _is_chaos(argv: Sequence[str]) -> bool:
+    """A detached run (`python -m squall.chaos`) or `squall chaos` in a terminal."""
+    return MODULE in argv or (any("squall" in a for a in argv) and "chaos" in argv)
 
 
 @contextlib.contextmanager
@@ -40,23 +45,17 @@ def pidfile(state_dir: Path) -> Iterator[None]:
     running = running_chaos(state_dir)
     if running is not None:
         raise ChaosRunning(f"a chaos run is going on this cluster already (pid {running})")
-    path.write_text(f"{os.getpid()}\n")
+    write_atomic(path, f"{os.getpid()}\n")
     try:
         yield
     finally:
-        with contextlib.suppress(OSError):
-            if path.read_text().strip() == str(os.getpid()):
-                path.unlink()
+        if procs.read_pid(path) == os.getpid():
+            path.unlink(missing_ok=True)
 
 
 def running_chaos(state_dir: Path) -> int | None:
     """The pid of the cluster's chaos run, or None."""
-    pid = read_pid(state_dir / PID_FILE)
-    if pid is None or pid == os.getpid() or is_zombie(pid):
-        return None
-    argv = command_line(pid)
-    is_chaos = MODULE in argv or (any("squall" in a for a in argv) and "chaos" in argv)
-    return pid if is_chaos else None
+    return detach.running(state_dir / PID_FILE, _is_chaos)
 
 
 def stop_chaos(state_dir: Path, wait: float = 120.0) -> int | None:
@@ -70,13 +69,8 @@ def stop_chaos(state_dir: Path, wait: float = 120.0) -> int | None:
     pid = running_chaos(state_dir)
     if pid is None:
         return None
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + wait
-    while Path(f"/proc/{pid}").exists() and not is_zombie(pid):
-        if time.monotonic() > deadline:
-            raise ChaosError(f"chaos run {pid} did not stop within {wait:g}s")
-        time.sleep(0.1)
+    if not detach.stop(pid, wait, kill_after=None):
+        raise ChaosError(f"chaos run {pid} did not stop within {wait:g}s")
     return pid
 
 
@@ -84,7 +78,7 @@ def mark_round(state_dir: Path, in_force: bool) -> None:
     """Say whether a round's faults are in force (the runner calls this)."""
     path = state_dir / ROUND_FILE
     if in_force:
-        path.write_text(f"{os.getpid()}\n")
+        write_atomic(path, f"{os.getpid()}\n")
     else:
         path.unlink(missing_ok=True)
 
@@ -92,7 +86,7 @@ def mark_round(state_dir: Path, in_force: bool) -> None:
 def in_round(state_dir: Path) -> bool:
     """True while a round of the running chaos run holds its faults."""
     running = running_chaos(state_dir)
-    return running is not None and read_pid(state_dir / ROUND_FILE) == running
+    return running is not None and procs.read_pid(state_dir / ROUND_FILE) == running
 
 
 @dataclasses.dataclass(frozen=True)

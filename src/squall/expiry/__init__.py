@@ -8,36 +8,31 @@ module starts and cancels timers; the timer itself is `python -m squall.expiry`.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
 from pathlib import Path
 
-from squall.detach import start_detached
-from squall.linux.procs import command_line, is_zombie, read_pid
+import squall.detach as detach
+from squall.atomic import write_atomic
+from squall.linux import procs
 
 MODULE = "squall.expiry"
 PID_FILE = "expiry.pid"
+STOP_WAIT = 2.0
+"""A waiting timer exits at once on SIGTERM."""
 
 
-def _running_timer(pidfile: Path) -> int | None:
-    pid = read_pid(pidfile)
-    if pid is None or pid == os.getpid() or is_zombie(pid):
-        return None
-    argv = command_line(pid)
-    if MODULE in argv and str(pidfile) in argv:
-        return pid
-    return None
+def _marker(pidfile: Path) -> detach.Marker:
+    return detach.Marker(MODULE, "--pidfile", str(pidfile))
 
 
 def cancel(state_dir: Path) -> None:
+    """Stop the cluster's timer, if one is waiting (a timer never cancels itself)."""
     pidfile = state_dir / PID_FILE
-    pid = _running_timer(pidfile)
+    pid = detach.running(pidfile, _marker(pidfile))
     if pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    if read_pid(pidfile) != os.getpid():
+        detach.stop(pid, STOP_WAIT)
+    if procs.read_pid(pidfile) != os.getpid():
         pidfile.unlink(missing_ok=True)
 
 
@@ -63,5 +58,5 @@ def schedule(state_root: Path, project: str, backend: str, at: float | None) -> 
         "--pidfile",
         str(pidfile),
     ]
-    proc = start_detached(argv, state_dir / "expiry.log")
-    pidfile.write_text(f"{proc.pid}\n")
+    proc = detach.start_detached(argv, state_dir / "expiry.log")
+    write_atomic(pidfile, f"{proc.pid}\n")

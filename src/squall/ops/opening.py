@@ -13,7 +13,7 @@ from pathlib import Path
 
 from squall import events
 from squall.errors import SpecError, StateError
-from squall.files import atomic_write
+from squall.atomic import write_atomic
 from squall.runtime.base import Backend
 from squall.runtime.select import make_backend
 from squall.session import ClusterRef, Session
@@ -136,7 +136,7 @@ def store_file(
     state = StateDir(state_root, project)
     path = state.ensure() / STORED_FILE
     try:
-        atomic_write(path, text)
+        write_atomic(path, text)
     except OSError as exc:
         raise StateError(f"cannot write {path}: {exc.strerror}") from exc
     try:

@@ -32,7 +32,7 @@ from squall.events import Actor, Event
 from squall.faults.desired import ShapeEntry
 from squall.faults.model import Partition
 from squall.faults.partition import describe_partition
-from squall.files import atomic_write
+from squall.atomic import write_atomic
 from squall.ops.blockade import OPTIONS_FILE, BlockadeChaosOptions
 from squall.ops.opening import Say, Where, open_session
 from squall.ops.parsing import build_isolation, build_partition, build_shape
@@ -382,7 +382,7 @@ class Operations:
         if request.update:
             chaos_control.stop_chaos(self.session.state.path)
         result = self._start_chaos(chaos)
-        atomic_write(kept, options.to_json())
+        write_atomic(kept, options.to_json())
         return result
 
     def chaos_running(self) -> int | None:
