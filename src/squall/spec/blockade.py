@@ -35,11 +35,11 @@ from squall.spec.model import (
     VolumeMount,
 )
 from squall.spec.mounts import MountContext, host_path
+from squall.spec.node import Node, suggestion
 from squall.spec.options import read_presets
 from squall.spec.ports import parse_expose, parse_port_spec
 from squall.spec.project import project_name
 from squall.spec.service import check_name, split_command
-from squall.spec.yaml import Node, suggestion
 
 _VARIABLE = re.compile(r"\$\{([a-zA-Z][-_a-zA-Z0-9]*)\}")
 _DRIVERS = ("default", "udn")

@@ -24,10 +24,10 @@ from squall.spec.model import (
     VolumeSpec,
 )
 from squall.spec.mounts import MountContext
+from squall.spec.node import Node
 from squall.spec.options import squall_options
 from squall.spec.project import project_name
 from squall.spec.service import ServiceContext, check_name, key_values, parse_service
-from squall.spec.yaml import Node
 
 SQUALL_BLOCK = "x-squall"
 

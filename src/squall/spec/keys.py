@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from squall.spec.yaml import Node, suggestion
+from squall.spec.node import Node, suggestion
 
 IGNORED = "not acted on by squall (ignored)"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from squall.spec.keys import IGNORED, MOUNT
 from squall.spec.model import VolumeMount
-from squall.spec.yaml import Node
+from squall.spec.node import Node
 
 _QUIET_MODES = frozenset({"ro", "rw"})
 _IGNORED_MODES = frozenset(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from squall.errors import Location, SpecError
-from squall.spec.yaml import Node
+from squall.spec.node import Node
 
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 

@@ -29,8 +29,8 @@ from squall.spec.model import (
     ServiceSpec,
 )
 from squall.spec.mounts import MountContext, host_path, parse_mounts
+from squall.spec.node import Node, suggestion
 from squall.spec.ports import parse_expose, parse_ports
-from squall.spec.yaml import Node, suggestion
 
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
 _CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
