@@ -28,7 +28,7 @@ _STANDARD = "tag:yaml.org,2002:"
 _MERGE_TAGS = frozenset({RESET, OVERRIDE})
 _NULL = re.compile(r"^(~|null|Null|NULL|)$")
 _BOOL = re.compile(r"^(true|True|TRUE|false|False|FALSE)$")
-_INT = re.compile(r"^[-+]?([0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*|0o?[0-7]+|0x[0-9a-fA-F]+)$")
 _FLOAT = re.compile(
     r"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$"
 )
@@ -288,7 +288,7 @@ class _Builder:
         raise self.fail_at(event, f"the YAML tag {tag} is not supported", path)
 
     def resolve(self, event: events.ScalarEvent, path: str) -> Scalar:
-        """The scalar's value under YAML 1.2's core schema (the one Compose reads)."""
+        """The scalar's value under YAML 1.2's core schema, with octal `0440` as Go reads it."""
         text: str = event.value
         tag: str | None = event.tag
         plain = event.style in (None, "")
@@ -385,10 +385,21 @@ def _implicit(text: str) -> Scalar:
         return text.lower() == "true"
     if len(text) <= _MAX_NUMBER_TEXT:
         if _INT.match(text):
-            return int(text, 0) if text.lstrip("+-")[:2] in ("0o", "0x") else int(text, 10)
+            return _int(text)
         if _FLOAT.match(text):
             return _float(text)
     return text
+
+
+def _int(text: str) -> int:
+    """Decimal, `0x` hex, and octal as `0o17` or (like Go's YAML, and Compose) `017`."""
+    digits = text.lstrip("+-")
+    sign = -1 if text.startswith("-") else 1
+    if digits[:2] in ("0x", "0o"):
+        return sign * int(digits[2:], 16 if digits[1] == "x" else 8)
+    if len(digits) > 1 and digits.startswith("0"):
+        return sign * int(digits[1:], 8)
+    return sign * int(digits, 10)
 
 
 def _float(text: str) -> float:
