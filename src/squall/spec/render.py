@@ -36,7 +36,7 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 def render(spec: ClusterSpec) -> Data:
     """The whole project as Compose prints it (`name`, `services`, `networks`, ...)."""
     data: Data = {"name": spec.name}
-    data["services"] = {service.name: render_service(service, spec) for service in spec.services}
+    data["services"] = {service.name: render_service(service) for service in spec.services}
     if spec.networks:
         data["networks"] = {n.name: _network(n, spec.name) for n in spec.networks}
     if spec.volumes:
@@ -90,7 +90,7 @@ def _trim(number: float) -> str:
     return f"{number:.9f}".rstrip("0").rstrip(".")
 
 
-def render_service(service: ServiceSpec, spec: ClusterSpec) -> Data:
+def render_service(service: ServiceSpec) -> Data:
     out: Data = {}
     if service.build is not None:
         build: Data = {
@@ -122,8 +122,6 @@ def render_service(service: ServiceSpec, spec: ClusterSpec) -> Data:
         out["healthcheck"] = _healthcheck(service.healthcheck)
     for key in ("hostname", "container_name", "restart", "working_dir", "user", "image"):
         _put(out, key, getattr(service, key))
-    if service.image is None:
-        out["image"] = image_name(service, spec.name)
     for key in ("privileged", "tty", "stdin_open", "init"):
         _put(out, key, getattr(service, key) or None)
     _put(out, "cap_add", list(service.cap_add) or None)

@@ -47,7 +47,7 @@ class Limits:
     file_bytes: int = 1024 * 1024
     string_chars: int = 256 * 1024
     depth: int = 64
-    nodes: int = 200_000
+    nodes: int = 100_000
     alias_ratio: int = 20
     alias_allowance: int = 10_000
 
