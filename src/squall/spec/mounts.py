@@ -9,6 +9,7 @@ a volume that the file must declare.
 from __future__ import annotations
 
 import os.path
+import posixpath
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,9 +113,10 @@ def _long(node: Node, context: MountContext) -> VolumeMount | None:
 
 
 def _target(node: Node, text: str) -> str:
+    """An absolute container path, cleaned (`/data/` is `/data`, as Compose reads it)."""
     if not text.startswith("/"):
         node.fail(f"the container path {text!r} must be absolute")
-    return text
+    return posixpath.normpath(text)
 
 
 def _mode(node: Node, text: str, context: MountContext) -> bool:

@@ -34,7 +34,25 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def render(spec: ClusterSpec) -> Data:
-    """The whole project as Compose prints it (`name`, `services`, `networks`, ...)."""
+    """The whole project as Compose prints it (`name`, `services`, `networks`, ...).
+
+    A literal `$` in a value is written `$$`, as Compose prints it, so the output is
+    itself a compose file that reads back to the same model.
+    """
+    return _escaped(_render(spec))
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
+
+
+def _render(spec: ClusterSpec) -> Data:
     data: Data = {"name": spec.name}
     data["services"] = {service.name: render_service(service) for service in spec.services}
     if spec.networks:
