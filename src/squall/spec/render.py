@@ -39,7 +39,8 @@ def render(spec: ClusterSpec) -> Data:
     A literal `$` in a value is written `$$`, as Compose prints it, so the output is
     itself a compose file that reads back to the same model.
     """
-    return _escaped(_render(spec))
+    data: Data = _escaped(_render(spec))
+    return data
 
 
 def _escaped(value: Any) -> Any:
