@@ -28,8 +28,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 
-from squall.errors import SquallError  # noqa: E402
+from tests.unit.spec.compose_fields import scratch_project  # noqa: E402
+
 from squall.spec.files import CLUSTER_FILE_NAMES  # noqa: E402
 from squall.spec.loader import ProjectRequest, load_project  # noqa: E402
 from squall.spec.render import render, to_json  # noqa: E402
@@ -51,21 +53,6 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def scratch_directory(path: Path, root: Path) -> Path:
-    directory = root / path.parent.name
-    directory.mkdir()
-    try:
-        spec = load_project(
-            ProjectRequest(files=(path,), project_directory=directory, cwd=directory)
-        )
-    except SquallError:
-        return directory
-    for service in spec.services:
-        if service.build is not None and directory in service.build.context.parents:
-            service.build.context.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -78,7 +65,7 @@ def main() -> None:
     files = sorted(p for p in args.corpus.glob("*/*") if p.name in CLUSTER_FILE_NAMES)
     squall = [sys.executable, "-m", "squall"]
     with tempfile.TemporaryDirectory() as root:
-        folders = {path: scratch_directory(path, Path(root)) for path in files}
+        folders = {path: scratch_project(path, Path(root), os.environ) for path in files}
 
         def theirs(path: Path) -> list[str]:
             return [

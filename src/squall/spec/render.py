@@ -287,13 +287,18 @@ def _file_mount(mount: FileMount) -> Data:
     )
 
 
-def _network(network: NetworkSpec, project: str) -> Data:
-    name = network.external_name or network.declared_name
+def _named(entry: NetworkSpec | VolumeSpec, project: str) -> Data:
+    """`name` as Compose shows it (the declared one, else `<project>_<key>`), and
+    `external` when the engine already has it."""
+    name = entry.external_name or entry.declared_name
     if name is None:
-        name = network.name if network.external else f"{project}_{network.name}"
-    out: Data = {"name": name}
+        name = entry.name if entry.external else f"{project}_{entry.name}"
+    return {"name": name, "external": True} if entry.external else {"name": name}
+
+
+def _network(network: NetworkSpec, project: str) -> Data:
+    out = _named(network, project)
     if network.external:
-        out["external"] = True
         return out
     out["driver"] = network.driver
     if network.subnets:
@@ -315,12 +320,8 @@ def _network(network: NetworkSpec, project: str) -> Data:
 
 
 def _volume(volume: VolumeSpec, project: str) -> Data:
-    name = volume.external_name or volume.declared_name
-    if name is None:
-        name = volume.name if volume.external else f"{project}_{volume.name}"
-    out: Data = {"name": name}
+    out = _named(volume, project)
     if volume.external:
-        out["external"] = True
         return out
     out["driver"] = volume.driver
     if volume.labels:

@@ -8,16 +8,41 @@ durations in seconds, sizes in bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
+
+from squall.errors import SquallError
+from squall.spec.loader import ProjectRequest, load_project
 
 Canon = dict[str, Any]
 
 _DURATION = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
 _SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def scratch_project(path: Path, root: Path, environ: Mapping[str, str]) -> Path:
+    """A project directory under `root` holding the build contexts `path` names, so
+    docker-compose 1.29 (which refuses absent ones) reads the file where it lies."""
+    directory = root / path.parent.name
+    directory.mkdir()
+    request = ProjectRequest(files=(path,), project_directory=directory, cwd=directory)
+    try:
+        spec = load_project(replace_environ(request, environ))
+    except SquallError:
+        return directory
+    for service in spec.services:
+        if service.build is not None and directory in service.build.context.parents:
+            service.build.context.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def replace_environ(request: ProjectRequest, environ: Mapping[str, str]) -> ProjectRequest:
+    return dataclasses.replace(request, environ=environ)
 
 
 def seconds(value: object) -> float:

@@ -46,20 +46,6 @@ def _request(path: Path, directory: Path) -> ProjectRequest:
     )
 
 
-def _prepare(path: Path, root: Path) -> Path:
-    """A scratch project directory holding the build contexts `path` names."""
-    directory = root / path.parent.name
-    directory.mkdir()
-    try:
-        spec = load_project(_request(path, directory))
-    except SquallError:
-        return directory
-    for service in spec.services:
-        if service.build is not None and directory in service.build.context.parents:
-            service.build.context.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
 def _docker_compose(path: Path, directory: Path) -> subprocess.CompletedProcess[str]:
     assert DOCKER_COMPOSE is not None
     argv = [DOCKER_COMPOSE, "--project-directory", str(directory), "-f", str(path), "config"]
@@ -72,7 +58,7 @@ def _docker_compose(path: Path, directory: Path) -> subprocess.CompletedProcess[
 def both(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, tuple[object, str]]:
     """Per corpus file: (docker-compose's model or None, squall's JSON or its error)."""
     root = tmp_path_factory.mktemp("corpus")
-    directories = {path: _prepare(path, root) for path in FILES}
+    directories = {path: compose_fields.scratch_project(path, root, ENVIRON) for path in FILES}
     with ThreadPoolExecutor(max_workers=4) as pool:
         runs = dict(
             zip(FILES, pool.map(lambda p: _docker_compose(p, directories[p]), FILES), strict=True)
