@@ -138,7 +138,7 @@ def _merge_lists(base: Node, override: Node, key: Callable[[Node], object] | Non
     items = list(base.value)
     if key is None:
         items.extend(item for item in override.value if item.tag != RESET)
-        return replace(base, value=items)
+        return replace(base, value=items, tag=None)
     where = {key(item): index for index, item in enumerate(items)}
     for item in override.value:
         if item.tag == RESET:
@@ -149,7 +149,7 @@ def _merge_lists(base: Node, override: Node, key: Callable[[Node], object] | Non
         else:
             where[identity] = len(items)
             items.append(item)
-    return replace(base, value=items)
+    return replace(base, value=items, tag=None)
 
 
 def _unique_key(path: str) -> Callable[[Node], object] | None:

@@ -132,3 +132,15 @@ def test_blockade_files_are_not_merged(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         load(str(tmp_path), files=(Path("blockade.yml"), Path("extra.yaml")))
     assert "read alone" in str(caught.value)
+
+
+def test_a_value_reset_in_one_file_takes_what_a_later_file_gives(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: x\n    ports: !reset []\n    dns: !reset []\n"
+    )
+    (tmp_path / "later.yaml").write_text(
+        "services:\n  app:\n    ports: ['81:80']\n    dns: [10.0.0.1]\n"
+    )
+    app = service(load(str(tmp_path), files=(Path("compose.yaml"), Path("later.yaml"))), "app")
+    assert app.ports == (PortMapping(80, 81),)
+    assert app.settings.dns == ("10.0.0.1",)
