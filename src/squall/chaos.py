@@ -363,8 +363,11 @@ def start_detached(
     spec = session.cluster.spec
     if spec is None:
         raise ChaosError("a chaos run needs the cluster file")
+    files = [arg for path in (spec.files or (spec.source,)) for arg in ("-f", str(path))]
+    files += [arg for name in spec.active_profiles for arg in ("--profile", name)]
     argv = [
-        sys.executable, "-m", "squall", "-f", str(spec.source), "-p", session.project,
+        sys.executable, "-m", "squall", *files, "--project-directory", str(spec.project_dir),
+        "-p", session.project,
         "--backend", backend_name, "chaos", "--duration", duration,
         "--seed", str(seed), "--events", kinds, "--interval", interval,
         "--hold", hold, "--at-once", at_once,

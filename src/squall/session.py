@@ -9,7 +9,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from squall.faults.model import Partition, PresetName, Shape, parse_preset
 from squall.faults.shaper.control import ShaperStatus
 from squall.probe import DEFAULT_COUNT, DEFAULT_TIMEOUT, ProbeReport, probe
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
-from squall.spec.loader import find_cluster_file, load_cluster
+from squall.spec.loader import ProjectRequest, find_cluster_file, load_project
 from squall.spec.model import ClusterSpec, FaultPresets
 from squall.state import StateDir, default_state_root
 
@@ -46,28 +46,30 @@ class ClusterRef:
 
 
 def resolve_cluster(
-    file: Path | None,
+    file: Path | Sequence[Path] | None,
     project: str | None,
     cwd: Path,
     environ: Mapping[str, str] | None = None,
     *,
     need_file: bool = True,
+    request: ProjectRequest | None = None,
 ) -> ClusterRef:
-    """Load the cluster file (given, or found in `cwd`).
+    """Load the cluster files (given, in merge order, or found in `cwd` as Compose does).
 
+    `request` carries the other flags (`--profile`, `--project-directory`, `--env-file`).
     Commands that only read or remove what exists (`status`, `down`, `logs`...) can run
     with `-p NAME` alone, from any directory, because backends find their objects by
     label; for those `need_file` is False and a missing file is not an error.
     """
-    if file is None:
-        if project is not None and not need_file:
-            try:
-                file = find_cluster_file(cwd)
-            except SpecError:
-                return ClusterRef(project, None)
-        else:
-            file = find_cluster_file(cwd)
-    spec = load_cluster(file, project=project, environ=environ)
+    files = () if file is None else (file,) if isinstance(file, Path) else tuple(file)
+    base = request if request is not None else ProjectRequest()
+    full = replace(base, files=files, project=project, cwd=cwd, environ=environ)
+    if not files and project is not None and not need_file:
+        try:
+            find_cluster_file(base.project_directory or cwd)
+        except SpecError:
+            return ClusterRef(project, None)
+    spec = load_project(full)
     return ClusterRef(spec.name, spec)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from squall.cli.options import Options, pass_options
-from squall.spec.loader import ProjectRequest, load_project
+from squall.spec.loader import load_project
 from squall.spec.model import ClusterSpec
 from squall.spec.render import image_name, render, to_json, to_yaml
 
@@ -30,12 +30,6 @@ def config_text(spec: ClusterSpec, view: str | None, output: str) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def project_request(options: Options) -> ProjectRequest:
-    """The cluster the global flags name."""
-    files = (options.file,) if options.file is not None else ()
-    return ProjectRequest(files=files, project=options.project)
-
-
 @click.command(name="config")
 @click.option("--services", "view", flag_value="services", help="Service names, one a line.")
 @click.option("--networks", "view", flag_value="networks", help="Network names, one a line.")
@@ -58,7 +52,7 @@ def config(options: Options, view: str | None, output: str, quiet: bool) -> None
     Every file merged, every variable substituted, profiles and scale applied: diff it
     against `docker compose config`. Warnings go to stderr.
     """
-    spec = load_project(project_request(options))
+    spec = load_project(options.request())
     for warning in spec.warnings:
         options.say(f"warning: {warning}")
     if not quiet:

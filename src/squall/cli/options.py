@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ from squall.errors import SpecError
 from squall.runtime.base import Backend
 from squall.runtime.select import choose_backend, make_backend
 from squall.session import ClusterRef, Session, resolve_cluster
+from squall.spec.loader import ProjectRequest
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -35,13 +36,24 @@ def _stdout_console() -> Console:
 class Options:
     """Global flags, and the backend once a command asks for one."""
 
-    file: Path | None
+    files: tuple[Path, ...]
     project: str | None
     backend_name: str
     verbose: bool = False
+    loading: ProjectRequest = field(default_factory=ProjectRequest)
+    """--profile, --project-directory and --env-file."""
     out: Console = field(default_factory=_stdout_console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
     backend: Backend | None = None
+
+    @property
+    def file(self) -> Path | None:
+        """The first `-f` file (what commands that take one file use)."""
+        return self.files[0] if self.files else None
+
+    def request(self) -> ProjectRequest:
+        """What the global flags ask to load."""
+        return replace(self.loading, files=self.files, project=self.project)
 
     def say(self, text: str) -> None:
         """One plain line on stderr (progress and confirmations; stdout stays data)."""
@@ -53,7 +65,9 @@ class Options:
         stays one line). `removing` marks `down`: with -p, a cluster file that no longer
         loads does not keep it from removing what the project left."""
         try:
-            cluster = resolve_cluster(self.file, self.project, Path.cwd(), need_file=need_file)
+            cluster = resolve_cluster(
+                self.files, self.project, Path.cwd(), need_file=need_file, request=self.loading
+            )
         except SpecError as exc:
             if not removing or self.project is None:
                 raise

@@ -69,10 +69,10 @@ def test_views_print_one_name_a_line() -> None:
 def test_the_command_prints_warnings_on_stderr_and_q_prints_nothing() -> None:
     runner = CliRunner()
     folder = FIXTURES / "resources"
-    options = Options(folder / "compose.yaml", None, "auto")
+    options = Options((folder / "compose.yaml",), None, "auto")
     result = runner.invoke(config, ["--services"], obj=options, env={"API_KEY": None})
     assert result.exit_code == 0, result.output
     assert result.stdout == "api\nworker\n"
     assert "warning: " in result.stderr and "variable API_KEY is not set" in result.stderr
-    quiet = runner.invoke(config, ["-q"], obj=Options(folder / "compose.yaml", None, "auto"))
+    quiet = runner.invoke(config, ["-q"], obj=Options((folder / "compose.yaml",), None, "auto"))
     assert quiet.exit_code == 0 and quiet.stdout == ""
