@@ -50,8 +50,8 @@ from squall.faults.kernel import read_back
 from squall.faults.model import Shape
 from squall.faults.partition import blockade_partition
 from squall.faults.plan import KernelPlan
-from squall.runtime.base import ServiceState
 from squall.ops.opening import Where, open_session
+from squall.runtime.base import ServiceState
 from squall.session import Session
 from squall.units import parse_rate
 
@@ -106,7 +106,7 @@ class Cluster:
     session: Session = field(init=False)
 
     def __post_init__(self) -> None:
-        where = Where(file=self.file, project=self.project, backend="docker")
+        where = Where.of_file(self.file, project=self.project, backend="docker")
         self.session = open_session(where)
 
     @property

@@ -10,6 +10,7 @@ apt_packages=(
   busybox-static mmdebstrap        # local base images, from Debian packages
   socat ncat netcat-openbsd        # the seed's techniques (blockade.yml runs `nc -kld`)
   sqlite3 iperf3                   # the SQLite examples and the benchmarks
+  docker-compose                   # `squall config` is checked against `docker-compose config`
   chromium chromium-driver         # the dashboard's browser test (Selenium)
 )
 missing=()

@@ -84,8 +84,8 @@ class Cluster:
         actor: Actor | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        self._where = Where(
-            file=Path(file) if file is not None else None,
+        self._where = Where.of_file(
+            Path(file) if file is not None else None,
             project=project,
             backend=backend if isinstance(backend, str) else "auto",
             state_root=Path(state_root) if state_root is not None else None,
@@ -131,7 +131,8 @@ class Cluster:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Cluster(file={self._where.file!r}, project={self._where.project!r})"
+        files = self._where.files
+        return f"Cluster(file={files[0] if files else None!r}, project={self._where.project!r})"
 
     # Lifecycle ------------------------------------------------------------------------
 

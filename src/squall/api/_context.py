@@ -133,11 +133,11 @@ class ApiContext:
         stored = stored_file(self.state_root, project)
         base = dataclasses.replace(self.where, state_root=self.state_root)
         if stored.is_file():
-            return dataclasses.replace(base, file=stored, project=project, search=False)
+            return Where(files=(stored,), project=project, state_root=self.state_root)
         if project == self.project:
             return base
         if self.every_cluster and project in self._found():
-            return dataclasses.replace(base, file=None, project=project, search=False)
+            return Where(project=project, state_root=self.state_root, search=False)
         raise self._not_served(name)
 
     def _not_served(self, name: str) -> ClusterNotServed:

@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", required=True, help="the DetachedRun, as JSON")
     run = DetachedRun.from_json(parser.parse_args(argv).run)
     where = Where(
-        file=Path(run.file),
+        files=tuple(Path(f) for f in run.files),
+        project_directory=Path(run.project_directory),
+        profiles=tuple(run.profiles),
         project=run.project,
         backend=run.backend,
         state_root=Path(run.state_root),

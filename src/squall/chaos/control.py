@@ -93,7 +93,11 @@ def in_round(state_dir: Path) -> bool:
 class DetachedRun:
     """What a detached run needs to find its cluster again, and what to run."""
 
-    file: str
+    files: list[str]
+    """The cluster's files in merge order, with the project directory and profiles
+    they were loaded with, so the run loads the same cluster."""
+    project_directory: str
+    profiles: list[str]
     project: str
     backend: str
     state_root: str

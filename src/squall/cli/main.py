@@ -12,6 +12,7 @@ from rich.console import Console
 
 from squall import __version__
 from squall.cli import chaos as chaos_commands
+from squall.cli import config as config_command
 from squall.cli import faults as fault_commands
 from squall.cli import observe as observe_commands
 from squall.cli.options import CONTEXT, Options, pass_options, service_targets, targets
@@ -19,6 +20,7 @@ from squall.cli.progress import ConsoleProgress
 from squall.cli.render import network_table, status_json, status_table, to_json
 from squall.cli.serve import serve as serve_command
 from squall.errors import SquallError
+from squall.ops.opening import Where
 from squall.ops.requests import (
     ActionRequest,
     DownRequest,
@@ -37,9 +39,30 @@ from squall.sqlite.cli import sqlite_group
 @click.option(
     "-f",
     "--file",
+    "files",
+    multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Cluster file (compose or blockade.yml). Default: the first of compose.yaml, "
-    "compose.yml, docker-compose.yaml, docker-compose.yml, blockade.yaml, blockade.yml here.",
+    help="Cluster file (compose or blockade.yml); repeat to merge several in order. Default:"
+    " COMPOSE_FILE, else the first of compose.yaml, compose.yml, docker-compose.yaml,"
+    " docker-compose.yml (with its override file), blockade.yaml, blockade.yml here.",
+)
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    help="Enable services of this profile (repeatable; default COMPOSE_PROFILES).",
+)
+@click.option(
+    "--project-directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where relative paths and .env start (default: the first file's folder).",
+)
+@click.option(
+    "--env-file",
+    "env_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Variables for the files, instead of .env (repeatable).",
 )
 @click.option(
     "-p",
@@ -61,7 +84,14 @@ from squall.sqlite.cli import sqlite_group
 @click.version_option(__version__, prog_name="squall")
 @click.pass_context
 def cli(
-    ctx: click.Context, file: Path | None, project: str | None, backend: str, verbose: bool
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    profiles: tuple[str, ...],
+    project_directory: Path | None,
+    env_files: tuple[Path, ...],
+    project: str | None,
+    backend: str,
+    verbose: bool,
 ) -> None:
     """Bring up a cluster from one compose file, then make its network misbehave.
 
@@ -77,7 +107,8 @@ def cli(
     if verbose:
         logging.basicConfig(format="squall: %(message)s", stream=sys.stderr)
         logging.getLogger("squall").setLevel(logging.DEBUG)
-    options = Options(file, project, backend, verbose=verbose)
+    loading = Where(project_directory=project_directory, env_files=env_files, profiles=profiles)
+    options = Options(files, project, backend, verbose=verbose, loading=loading)
     ctx.obj = options
 
     ctx.call_on_close(options.close)
@@ -272,6 +303,7 @@ def images_build(options: Options, force: bool) -> None:
 
 cli.add_command(sqlite_group, name="sqlite")
 cli.add_command(serve_command)
+cli.add_command(config_command.config)
 for _command in (
     *fault_commands.COMMANDS,
     *observe_commands.COMMANDS,

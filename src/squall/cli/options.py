@@ -4,6 +4,7 @@ from the declarations of `squall.ops` (so a field is declared once, for every fr
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,10 +37,12 @@ def _stdout_console() -> Console:
 class Options:
     """Global flags, and the operations once a command asks for them."""
 
-    file: Path | None
+    files: tuple[Path, ...]
     project: str | None
     backend_name: str
     verbose: bool = False
+    loading: Where = field(default_factory=Where)
+    """--profile, --project-directory and --env-file (the rest of `where`)."""
     out: Console = field(default_factory=_stdout_console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
     opened: Operations | None = None
@@ -50,7 +53,9 @@ class Options:
 
     @property
     def where(self) -> Where:
-        return Where(file=self.file, project=self.project, backend=self.backend_name)
+        return dataclasses.replace(
+            self.loading, files=self.files, project=self.project, backend=self.backend_name
+        )
 
     def ops(self, *, need_file: bool = False, removing: bool = False) -> Operations:
         """Operations on the chosen cluster; `need_file` marks `up`, which also says

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
 
 from squall.cli.options import CONTEXT, Options, pass_options
-from squall.ops.opening import Where
 
 
 @click.command(context_settings=CONTEXT)
@@ -73,13 +73,17 @@ def serve(
         ops = options.ops()
         project, backend = ops.project, ops.session.backend
     except SpecError:
-        if not every_cluster or options.file is not None or options.project is not None:
+        if not every_cluster or options.files or options.project is not None:
             raise
         backend = open_backend(options.backend_name, None, log=options.kernel_log())
     token_path = token_file if token_file is not None else api.server_token_file(root)
     token = api.load_or_create_token(token_path)
-    file = options.file.resolve() if options.file is not None else None
-    where = Where(file=file, project=project, backend=options.backend_name, state_root=root)
+    where = dataclasses.replace(
+        options.where,
+        files=tuple(f.resolve() for f in options.files),
+        project=project,
+        state_root=root,
+    )
     context = api.ApiContext(where, backend, every_cluster=every_cluster)
     loopback = api.is_loopback(host)
     policy = api.AuthPolicy(

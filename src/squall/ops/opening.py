@@ -1,23 +1,26 @@
 """Which cluster a front end means, and the backend it runs on: found one way for all.
 
-`-f FILE -p NAME --backend B` on the command line, `Cluster(file, project, backend)` in
-Python, `squall serve`'s context and the detached timer and chaos processes all say the
-same three things; `Where` holds them and `open_session` turns them into a `Session`.
+`-f FILE... -p NAME --backend B --profile P` on the command line, `Cluster(file,
+project, backend)` in Python, `squall serve`'s context and the detached timer and chaos
+processes all say the same things; `Where` holds them and `open_session` turns them
+into a `Session`.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from squall import events
-from squall.errors import SpecError, StateError
 from squall.atomic import write_atomic
+from squall.errors import SpecError, StateError
 from squall.runtime.base import Backend
 from squall.runtime.select import make_backend
 from squall.session import ClusterRef, Session
-from squall.spec.loader import find_cluster_file, load_cluster
+from squall.spec.loader import ProjectRequest, find_cluster_file, load_cluster, load_project
 from squall.state import StateDir
 
 Say = Callable[[str], None]
@@ -28,49 +31,84 @@ file here, in its state directory, so `down` removes it with everything else."""
 
 @dataclass(frozen=True)
 class Where:
-    """A cluster as a user names it: its file, its name, the backend to drive it with."""
+    """A cluster as a user names it: its files, its name, the backend to drive it with,
+    and the rest of what Compose's global flags say (profiles, env files, ...)."""
 
-    file: Path | None = None
+    files: tuple[Path, ...] = ()
+    """`-f`, in merge order; empty: `COMPOSE_FILE`, else the files found in the folder."""
     project: str | None = None
     backend: str = "auto"
     state_root: Path | None = None
     """Default: `$SQUALL_STATE_DIR` or `~/.local/state/squall`."""
     environ: Mapping[str, str] | None = None
-    """Variables for the file's interpolation (default: this process's)."""
+    """Variables for the files' interpolation (default: this process's)."""
     cwd: Path | None = None
-    """Where a file is looked for when none is given (default: the current directory)."""
+    """Where files are looked for when none is given (default: the current directory)."""
     search: bool = True
-    """Look for a file when none is given; a detached timer finds its cluster by name."""
+    """Look for files when none is given; a detached timer finds its cluster by name."""
+    project_directory: Path | None = None
+    env_files: tuple[Path, ...] = ()
+    profiles: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    """Services named on the command line (they enable their profiles)."""
+    scale: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of_file(cls, file: Path | None, **rest: Any) -> Where:
+        """One file (or none: found in the folder), as the Python API takes it."""
+        return cls(files=(file,) if file is not None else (), **rest)
+
+    def loading(self) -> ProjectRequest:
+        """What the spec layer is asked to load."""
+        return ProjectRequest(
+            files=self.files,
+            project_directory=self.project_directory,
+            env_files=self.env_files,
+            project=self.project,
+            profiles=self.profiles,
+            services=self.services,
+            scale=self.scale,
+            cwd=self.cwd,
+            environ=self.environ,
+        )
+
+
+def _nothing_to_load(where: Where, need_file: bool) -> bool:
+    """A command that can do without a file was given none, and none is in the folder."""
+    if where.files or where.project is None or need_file:
+        return False
+    if not where.search:
+        return True
+    if "COMPOSE_FILE" in (where.environ if where.environ is not None else os.environ):
+        return False
+    cwd = where.cwd if where.cwd is not None else Path.cwd()
+    try:
+        find_cluster_file(where.project_directory or cwd)
+    except SpecError:
+        return True
+    return False
 
 
 def resolve_cluster(
     where: Where, *, need_file: bool = True, removing: bool = False, warn: Say | None = None
 ) -> ClusterRef:
-    """Load the cluster file (given, or found in the folder).
+    """Load the cluster's files (given, in merge order, or found as Compose finds them).
 
     Commands that only read or remove what exists (`status`, `down`, `logs`...) can run
     with `-p NAME` alone, from any directory, because backends find their objects by
     label; for those `need_file` is False and a missing file is not an error. With
-    `removing` (`down -p NAME`), a file that no longer loads is not one either: `warn`
+    `removing` (`down -p NAME`), files that no longer load are not one either: `warn`
     is told, and the cluster is found by label.
 
     Raises:
         SpecError: the file is missing (when needed) or wrong.
+        UsageError: a service named or scaled is not in the files.
     """
-    cwd = where.cwd if where.cwd is not None else Path.cwd()
-    file = where.file
-    if file is None and not where.search and where.project is not None:
+    if _nothing_to_load(where, need_file):
+        assert where.project is not None
         return ClusterRef(where.project, None)
     try:
-        if file is None:
-            if where.project is not None and not need_file:
-                try:
-                    file = find_cluster_file(cwd)
-                except SpecError:
-                    return ClusterRef(where.project, None)
-            else:
-                file = find_cluster_file(cwd)
-        spec = load_cluster(file, project=where.project, environ=where.environ)
+        spec = load_project(where.loading())
     except SpecError as exc:
         if not removing or where.project is None:
             raise

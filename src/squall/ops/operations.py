@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from squall.atomic import write_atomic
 from squall.chaos import control as chaos_control
 from squall.chaos.plan import (
     ChaosPlan,
@@ -32,7 +33,6 @@ from squall.events import Actor, Event
 from squall.faults.desired import ShapeEntry
 from squall.faults.model import Partition
 from squall.faults.partition import describe_partition
-from squall.atomic import write_atomic
 from squall.ops.blockade import OPTIONS_FILE, BlockadeChaosOptions
 from squall.ops.opening import Say, Where, open_session
 from squall.ops.parsing import build_isolation, build_partition, build_shape
@@ -352,7 +352,9 @@ class Operations:
         if spec is None:
             raise ChaosError("a chaos run needs the cluster file")
         run = chaos_control.DetachedRun(
-            file=str(spec.source),
+            files=[str(f) for f in spec.files or (spec.source,)],
+            project_directory=str(spec.project_dir),
+            profiles=list(spec.active_profiles),
             project=self.project,
             backend=self.session.backend.name,
             state_root=str(self.session.state.root),

@@ -1,7 +1,8 @@
 """Blockade's `blockade.yml` -> `ClusterSpec`, so Blockade users can move over unchanged.
 
 Semantics follow Blockade's own `config.py`:
-- `count: N` makes containers `name_1` .. `name_N` (and `container_name_1` ..);
+- `count: N` makes containers `name_1` .. `name_N` (and `container_name_1` ..), with
+  N from 1 to `MAX_COUNT`;
 - `ports` maps host port -> container port (a list item publishes the same port),
   and every published container port is also exposed;
 - `volumes` maps host path -> container path (a list item mounts the same path);
@@ -35,14 +36,17 @@ from squall.spec.model import (
     VolumeMount,
 )
 from squall.spec.mounts import MountContext, host_path
+from squall.spec.node import Node, suggestion
 from squall.spec.options import read_presets
 from squall.spec.ports import parse_expose, parse_port_spec
 from squall.spec.project import project_name
-from squall.spec.service import check_name, split_command
-from squall.spec.yaml import Node, suggestion
+from squall.spec.service import check_name
+from squall.spec.values import split_command
 
 _VARIABLE = re.compile(r"\$\{([a-zA-Z][-_a-zA-Z0-9]*)\}")
 _DRIVERS = ("default", "udn")
+MAX_COUNT = 100
+"""Most containers one `count:` makes (Blockade clusters are a handful of nodes)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def load_blockade(root: Node, *, project: str | None, environ: Mapping[str, str]
     _check_container_names(services, instances)
     check_acyclic(services, "containers.")
     return ClusterSpec(
-        name=project_name(project, None, environ, source),
+        name=project_name(project, None, environ, source.parent),
         source=source,
         format="blockade",
         services=tuple(sorted(services, key=lambda s: s.name)),
@@ -85,7 +89,7 @@ def load_blockade(root: Node, *, project: str | None, environ: Mapping[str, str]
 def _instances(name: str, node: Node) -> list[_Instance]:
     check_name(name, node, "container")
     count_node = node.mapping().get("count")
-    count = 1 if count_node is None else max(count_node.integer(), 1)
+    count = 1 if count_node is None else count_node.integer(1, MAX_COUNT)
     if count == 1:
         return [_Instance(name, None, node)]
     return [_Instance(f"{name}_{index}", index, node) for index in range(1, count + 1)]

@@ -1,21 +1,20 @@
-"""A compose file (compose spec, or legacy v1 with services at the top) -> `ClusterSpec`.
+"""A merged compose tree (compose spec, or legacy v1 with services at the top) -> `ClusterSpec`.
 
-Order matters and follows Compose: variables (shell over `.env`) are substituted
-into every string first, then types are checked; networks and volumes are read
-before services so a service's reference to them is checked where it is written.
+Order matters and follows Compose: the files were interpolated and merged first
+(`assemble.py`), then types are checked here; networks, volumes, secrets and configs
+are read before services so a service's reference to them is checked where it is
+written; profiles and scale overrides choose the services last.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from squall.errors import Location, SpecError
-from squall.spec.envfile import parse_env
 from squall.spec.graph import check_acyclic
-from squall.spec.interpolate import substitute
-from squall.spec.keys import EXTERNAL, IGNORED, IPAM, IPAM_CONFIG, NETWORK, TOP_LEVEL, VOLUME
+from squall.spec.keys import EXTERNAL, IPAM, IPAM_CONFIG, NETWORK, TOP_LEVEL, VOLUME
 from squall.spec.model import (
     DEFAULT_NETWORK,
     ClusterSpec,
@@ -24,121 +23,91 @@ from squall.spec.model import (
     VolumeSpec,
 )
 from squall.spec.mounts import MountContext
+from squall.spec.node import Node
 from squall.spec.options import squall_options
+from squall.spec.profiles import Selection, select
 from squall.spec.project import project_name
-from squall.spec.service import ServiceContext, check_name, key_values, parse_service
-from squall.spec.yaml import Node
+from squall.spec.secrets import parse_files
+from squall.spec.service import ServiceContext, check_name, parse_service
+from squall.spec.values import key_values
 
 SQUALL_BLOCK = "x-squall"
+MODEL_BLOCKS = ("services", "networks", "volumes", "secrets", "configs")
 
 
-def is_v1(root: Node) -> bool:
-    """True when every top-level entry (but `version` and `x-*`) looks like a service."""
-    entries = [
-        child
-        for key, child in root.mapping().items()
-        if key != "version" and not key.startswith("x-")
-    ]
-    return bool(entries) and all(
-        isinstance(child.value, dict) and ("image" in child.value or "build" in child.value)
-        for child in entries
-    )
+@dataclass(frozen=True)
+class ComposeInput:
+    """A file set merged into one tree, and what the loader chose around it."""
+
+    root: Node
+    v1: bool
+    files: tuple[Path, ...]
+    directory: Path
+    variables: Mapping[str, str]
+    project: str | None = None
+    selection: Selection = field(default_factory=Selection)
+    warnings: tuple[str, ...] = ()
+    """Warnings from reading the files (unset variables...), kept first."""
 
 
-def read_dotenv(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """Variables of the project's `.env` file, or none when it does not exist."""
-    path = project_dir / ".env"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read: {exc}", Location(path)) from exc
-    return parse_env(text, path, environ)
-
-
-def load_compose(
-    root: Node,
-    *,
-    v1: bool,
-    project: str | None,
-    environ: Mapping[str, str],
-) -> ClusterSpec:
+def load_compose(given: ComposeInput) -> ClusterSpec:
     """Raises: SpecError at the first problem, naming its file, line and field."""
-    source = root.source
-    variables = {**read_dotenv(source.parent, environ), **environ}
-    warnings: list[str] = []
-    root = interpolate(root, variables, warnings)
+    root, warnings = given.root, list(given.warnings)
     top = root.mapping()
-    if v1:
-        services_node = {
-            key: child
-            for key, child in top.items()
-            if key != "version" and not key.startswith("x-")
-        }
-        name_node = None
+    if given.v1:
+        services_node = top["services"].mapping()
+        entries: dict[str, Node] = {}
         networks: dict[str, NetworkSpec] = {}
         declared_volumes: dict[str, VolumeSpec] | None = None
     else:
         entries = TOP_LEVEL.entries(root, warnings)
-        if "services" not in entries:
+        if not any(block in entries for block in MODEL_BLOCKS):
             root.fail("no 'services:' found (nor Blockade's 'containers:')")
-        services_node = entries["services"].optional_mapping()
-        name_node = entries.get("name")
+        services_node = entries["services"].optional_mapping() if "services" in entries else {}
         networks = _networks(entries.get("networks"), warnings)
         declared_volumes = _volumes(entries.get("volumes"), warnings)
-    if not services_node:
-        root.fail("the file defines no services")
     options = squall_options(top.get(SQUALL_BLOCK), warnings)
+    mounts = MountContext(
+        project_dir=given.directory,
+        variables=given.variables,
+        declared=None if declared_volumes is None else frozenset(declared_volumes),
+        warnings=warnings,
+    )
+    secrets = parse_files(entries.get("secrets"), "secret", mounts)
+    configs = parse_files(entries.get("configs"), "config", mounts)
     context = ServiceContext(
         services=frozenset(services_node),
         networks=networks,
         images_optional=options.backend == "netns",
-        mounts=MountContext(
-            project_dir=source.parent,
-            variables=variables,
-            declared=None if declared_volumes is None else frozenset(declared_volumes),
-            warnings=warnings,
-        ),
+        mounts=mounts,
+        secrets=frozenset(secrets),
+        configs=frozenset(configs),
     )
-    services = [parse_service(name, node, context) for name, node in services_node.items()]
-    _check_container_names(services, services_node)
-    check_acyclic(services, "" if v1 else "services.")
+    parsed = [parse_service(name, node, context) for name, node in services_node.items()]
+    _check_container_names(parsed, services_node)
+    selected = select(parsed, services_node, given.selection)
+    services = list(selected.services)
+    check_acyclic(services, "" if given.v1 else "services.")
     if declared_volumes is None:
         declared_volumes = _implicit_volumes(services)
     if DEFAULT_NETWORK not in networks and any(s.network(DEFAULT_NETWORK) for s in services):
         networks[DEFAULT_NETWORK] = NetworkSpec(DEFAULT_NETWORK)
     return ClusterSpec(
-        name=project_name(project, name_node, variables, source),
-        source=source,
-        format="compose-v1" if v1 else "compose",
-        services=tuple(sorted(services, key=lambda s: s.name)),
+        name=project_name(given.project, entries.get("name"), given.variables, given.directory),
+        source=given.files[0],
+        format="compose-v1" if given.v1 else "compose",
+        services=tuple(services),
         networks=tuple(networks[name] for name in sorted(networks)),
         volumes=tuple(declared_volumes[name] for name in sorted(declared_volumes)),
         options=options,
         warnings=tuple(warnings),
+        secrets=tuple(secrets[name] for name in sorted(secrets)),
+        configs=tuple(configs[name] for name in sorted(configs)),
+        files=given.files,
+        directory=given.directory,
+        profiles=selected.declared_profiles,
+        active_profiles=selected.active_profiles,
     )
-
-
-def interpolate(root: Node, variables: Mapping[str, str], warnings: list[str]) -> Node:
-    """`root` with variables substituted in every string value (not in keys).
-
-    Each variable used while unset earns one warning, at its first use.
-    """
-    warned: set[str] = set()
-
-    def change(node: Node) -> str:
-        assert isinstance(node.value, str)
-        if "$" not in node.value:
-            return node.value
-        result = substitute(node.value, variables, location=node.location, field_path=node.field)
-        for name in result.missing:
-            if name not in warned:
-                warned.add(name)
-                warnings.append(node.warning(f"variable {name} is not set; using an empty string"))
-        return result.text
-
-    return root.with_strings(change)
 
 
 def _networks(node: Node | None, warnings: list[str]) -> dict[str, NetworkSpec]:
@@ -152,7 +121,7 @@ def _networks(node: Node | None, warnings: list[str]) -> dict[str, NetworkSpec]:
 def _network(name: str, node: Node, warnings: list[str]) -> NetworkSpec:
     check_name(name, node, "network")
     entries = NETWORK.entries(node, warnings)
-    external, external_name = _external(entries, warnings)
+    external, external_name, declared_name = _external(entries, warnings)
     subnets: list[str] = []
     gateway = None
     if "ipam" in entries:
@@ -174,6 +143,9 @@ def _network(name: str, node: Node, warnings: list[str]) -> NetworkSpec:
         external=external,
         external_name=external_name,
         labels=key_values(entries["labels"]) if "labels" in entries else {},
+        declared_name=declared_name,
+        attachable=entries["attachable"].boolean() if "attachable" in entries else False,
+        enable_ipv6=entries["enable_ipv6"].boolean() if "enable_ipv6" in entries else False,
     )
 
 
@@ -184,7 +156,7 @@ def _volumes(node: Node | None, warnings: list[str]) -> dict[str, VolumeSpec]:
     for name, child in node.optional_mapping().items():
         check_name(name, child, "volume")
         entries = VOLUME.entries(child, warnings)
-        external, external_name = _external(entries, warnings)
+        external, external_name, declared_name = _external(entries, warnings)
         result[name] = VolumeSpec(
             name=name,
             location=child.key_location,
@@ -192,14 +164,16 @@ def _volumes(node: Node | None, warnings: list[str]) -> dict[str, VolumeSpec]:
             external=external,
             external_name=external_name,
             labels=key_values(entries["labels"]) if "labels" in entries else {},
+            declared_name=declared_name,
         )
     return result
 
 
-def _external(entries: dict[str, Node], warnings: list[str]) -> tuple[bool, str | None]:
-    """(external, name in the engine); also reads the legacy `external: {name: x}`.
+def _external(entries: dict[str, Node], warnings: list[str]) -> tuple[bool, str | None, str | None]:
+    """(external, name in the engine, declared name); also reads the legacy
+    `external: {name: x}`.
 
-    `name:` on a network Squall creates is not used: Squall names what it creates.
+    `name:` on a network or volume Squall creates is kept as its declared name.
     """
     name_node = entries.get("name")
     name = name_node.text() if name_node is not None and name_node.value is not None else None
@@ -208,12 +182,11 @@ def _external(entries: dict[str, Node], warnings: list[str]) -> tuple[bool, str 
         legacy = EXTERNAL.entries(external_node, warnings)
         if "name" in legacy:
             name = legacy["name"].text()
-        return True, name
+        return True, name, None
     external = external_node.boolean() if external_node is not None else False
-    if not external and name_node is not None:
-        warnings.append(name_node.warning(IGNORED))
-        name = None
-    return external, name
+    if not external:
+        return False, None, name
+    return external, name, None
 
 
 def _subnet(node: Node) -> str:

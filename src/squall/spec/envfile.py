@@ -3,18 +3,44 @@
 `KEY=VALUE` lines, `#` comments, an optional `export ` prefix, single quotes (literal)
 and double quotes (with backslash escapes), both allowed to span lines. A bare `KEY`
 takes its value from the environment and is left out when the environment lacks it.
-Values are not interpolated.
+Unquoted and double-quoted values are interpolated as Compose's dotenv does: `${VAR}`
+looks in the environment first, then at the keys written earlier in the same file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from squall.errors import Location, SpecError
+from squall.spec.interpolate import substitute
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$$"}
 _BLANK = " \t"
+
+
+def read_env_files(
+    paths: Sequence[Path], environ: Mapping[str, str], *, required: bool
+) -> dict[str, str]:
+    """The variables of env files read in order (a later file wins a key).
+
+    Raises:
+        SpecError: a file cannot be read (missing counts only when `required`), or a
+            line is wrong.
+    """
+    result: dict[str, str] = {}
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            if required:
+                raise SpecError("env file not found", Location(path)) from exc
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"cannot read the env file: {exc}", Location(path)) from exc
+        result.update(parse_env(text, path, {**result, **environ}))
+    return result
 
 
 def parse_env(text: str, source: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -66,12 +92,22 @@ class _EnvParser:
             if char == "#":
                 self.skip_line()
                 continue
-            key, value = self.entry()
+            line = self.line
+            key, value, literal = self.entry()
+            if value is not None and not literal and "$" in value:
+                value = self.interpolate(value, line, result)
             if value is not None:
                 result[key] = value
         return result
 
-    def entry(self) -> tuple[str, str | None]:
+    def interpolate(self, value: str, line: int, earlier: dict[str, str]) -> str:
+        variables = ChainMap(dict(self.environ), earlier)
+        return substitute(
+            value, variables, location=Location(self.source, line), field_path=""
+        ).text
+
+    def entry(self) -> tuple[str, str | None, bool]:
+        """(key, value or None for a bare unset KEY, whether the value is literal)."""
         key = self.word()
         if key == "export" and self.peek() in _BLANK:
             self.skip_blank()
@@ -82,7 +118,7 @@ class _EnvParser:
         if self.peek() != "=":
             if self.peek() in ("", "\n", "#"):
                 self.skip_line()
-                return key, self.environ.get(key)
+                return key, self.environ.get(key), True
             raise self.fail(f"expected '=' after {key!r}, got {self.rest_of_line()!r}")
         self.advance()
         self.skip_blank()
@@ -93,10 +129,10 @@ class _EnvParser:
             if self.peek() not in ("", "\n", "#"):
                 raise self.fail(f"unexpected text after the quoted value of {key!r}")
             self.skip_line()
-            return key, value
+            return key, value, quote == "'"
         raw = self.rest_of_line()
         self.skip_line()
-        return key, _strip_comment(raw).strip()
+        return key, _strip_comment(raw).strip(), False
 
     def word(self) -> str:
         start = self.pos

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from squall.errors import Location, SpecError
+from squall.spec.node import Node
 
 _NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NAME_REST = _NAME_START | frozenset("0123456789")
@@ -132,3 +133,24 @@ class _Scanner:
                 self.missing.append(name)
             return ""
         return value
+
+
+def interpolate_tree(root: Node, variables: Mapping[str, str], warnings: list[str]) -> Node:
+    """`root` with variables substituted in every string value (not in keys).
+
+    Each variable used while unset earns one warning, at its first use.
+    """
+    warned: set[str] = set()
+
+    def change(node: Node) -> str:
+        assert isinstance(node.value, str)
+        if "$" not in node.value:
+            return node.value
+        result = substitute(node.value, variables, location=node.location, field_path=node.field)
+        for name in result.missing:
+            if name not in warned:
+                warned.add(name)
+                warnings.append(node.warning(f"variable {name} is not set; using an empty string"))
+        return result.text
+
+    return root.with_strings(change)

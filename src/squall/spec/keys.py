@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from squall.spec.yaml import Node, suggestion
+from squall.spec.node import Node, suggestion
 
 IGNORED = "not acted on by squall (ignored)"
 
@@ -50,8 +50,8 @@ def _words(text: str) -> frozenset[str]:
 
 
 TOP_LEVEL = Keys(
-    read=_words("version name services networks volumes"),
-    ignored=_words("secrets configs include models"),
+    read=_words("version name services networks volumes secrets configs"),
+    ignored=_words("models"),
 )
 
 SERVICE = Keys(
@@ -60,21 +60,20 @@ SERVICE = Keys(
         image build command entrypoint environment env_file ports expose volumes
         networks network_mode net depends_on links healthcheck hostname container_name
         cap_add cap_drop privileged restart labels working_dir user tty stdin_open init
-        extra_hosts
+        extra_hosts profiles scale deploy cpus cpu_shares mem_limit mem_reservation
+        pids_limit shm_size ulimits tmpfs read_only sysctls logging dns dns_search
+        stop_signal stop_grace_period secrets configs post_start pre_stop
         """
     ),
     ignored=_words(
         """
-        annotations attach blkio_config cgroup cgroup_parent configs cpu_count
-        cpu_percent cpu_period cpu_quota cpu_rt_period cpu_rt_runtime cpu_shares cpus
-        cpuset credential_spec deploy develop device_cgroup_rules devices dns dns_opt
-        dns_search domainname extends external_links gpus group_add ipc isolation
-        label_file logging mac_address mem_limit mem_reservation mem_swappiness
-        memswap_limit models oom_kill_disable oom_score_adj pid pids_limit platform
-        post_start pre_stop profiles provider pull_policy pull_refresh_after read_only
-        runtime scale secrets security_opt shm_size stop_grace_period stop_signal
-        storage_opt sysctls tmpfs ulimits use_api_socket userns_mode uts volumes_from
-        dockerfile log_driver log_opt volume_driver
+        annotations attach blkio_config cgroup cgroup_parent cpu_count cpu_percent
+        cpu_period cpu_quota cpu_rt_period cpu_rt_runtime cpuset credential_spec develop
+        device_cgroup_rules devices dns_opt domainname external_links gpus group_add ipc
+        isolation label_file mac_address mem_swappiness memswap_limit models
+        oom_kill_disable oom_score_adj pid platform provider pull_policy
+        pull_refresh_after runtime security_opt storage_opt use_api_socket userns_mode
+        uts volumes_from dockerfile log_driver log_opt volume_driver
         """
     ),
 )
@@ -93,6 +92,28 @@ BUILD = Keys(
 HEALTHCHECK = Keys(
     read=_words("test interval timeout retries start_period disable"),
     ignored=_words("start_interval"),
+)
+
+DEPLOY = Keys(
+    read=_words("replicas resources mode"),
+    ignored=_words("labels update_config rollback_config restart_policy placement endpoint_mode"),
+)
+
+RESOURCES = Keys(read=_words("limits reservations"))
+
+RESOURCE_LIMITS = Keys(read=_words("cpus memory pids"), ignored=_words("devices generic_resources"))
+
+ULIMIT = Keys(read=_words("soft hard"))
+
+HOOK = Keys(read=_words("command user privileged working_dir environment"))
+
+LOGGING = Keys(read=_words("driver options"))
+
+FILE_MOUNT = Keys(read=_words("source target uid gid mode"))
+
+SECRET = Keys(
+    read=_words("file environment content external name"),
+    ignored=_words("labels driver driver_opts template_driver"),
 )
 
 DEPENDS_ON = Keys(read=_words("condition required restart"))
@@ -117,8 +138,8 @@ MOUNT = Keys(
 ENV_FILE = Keys(read=_words("path required"), ignored=_words("format"))
 
 NETWORK = Keys(
-    read=_words("driver ipam internal external name labels"),
-    ignored=_words("attachable driver_opts enable_ipv4 enable_ipv6"),
+    read=_words("driver ipam internal external name labels attachable enable_ipv6"),
+    ignored=_words("driver_opts enable_ipv4"),
 )
 
 IPAM = Keys(read=_words("config"), ignored=_words("driver options"))

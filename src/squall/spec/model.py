@@ -79,6 +79,8 @@ class Dependency:
     service: str
     condition: DependencyCondition = "service_started"
     location: Location | None = None
+    required: bool = True
+    """False: a dependency that is disabled (by profiles) is dropped, not an error."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,99 @@ class Link:
     service: str
     alias: str
     location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    """One `ulimits:` entry; `soft == hard` when the file gives one number."""
+
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class Resources:
+    """CPU, memory and process limits of one container (each replica), from
+    `deploy.resources` or the older service keys (`mem_limit`, `cpus`, ...).
+
+    Memory in bytes, CPUs as a fraction of cores; None where the file sets nothing.
+    """
+
+    cpus: float | None = None
+    cpu_shares: int | None = None
+    memory: int | None = None
+    memory_reservation: int | None = None
+    cpus_reservation: float | None = None
+    pids: int | None = None
+    shm_size: int | None = None
+    ulimits: tuple[Ulimit, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self == Resources()
+
+
+@dataclass(frozen=True)
+class Logging:
+    driver: str | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A `post_start` / `pre_stop` command run inside the container."""
+
+    command: tuple[str, ...]
+    user: str | None = None
+    privileged: bool = False
+    working_dir: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContainerSettings:
+    """How the engine runs each container of a service, beyond what it runs."""
+
+    read_only: bool = False
+    tmpfs: tuple[str, ...] = ()
+    sysctls: Mapping[str, str] = field(default_factory=dict)
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    logging: Logging | None = None
+    stop_signal: str | None = None
+    stop_grace_period: float | None = None
+    """Seconds."""
+    post_start: tuple[Hook, ...] = ()
+    pre_stop: tuple[Hook, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileMount:
+    """A service's use of a top-level secret or config: `source` mounted at `target`."""
+
+    source: str
+    target: str
+    uid: str | None = None
+    gid: str | None = None
+    mode: int | None = None
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A top-level `secrets:` or `configs:` entry: where its content comes from.
+
+    Exactly one of `file` (absolute), `environment` (a variable name), `content` or
+    `external` is set.
+    """
+
+    name: str
+    location: Location | None = None
+    file: str | None = None
+    environment: str | None = None
+    content: str | None = None
+    external: bool = False
+    declared_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +221,13 @@ class ServiceSpec:
     """Never partitioned (Blockade)."""
     neutral: bool = False
     """Reachable from every partition group (Blockade)."""
+    profiles: tuple[str, ...] = ()
+    scale: int = 1
+    """Containers to run (`deploy.replicas`, `scale:` or a scale override)."""
+    resources: Resources = field(default_factory=Resources)
+    settings: ContainerSettings = field(default_factory=ContainerSettings)
+    secrets: tuple[FileMount, ...] = ()
+    configs: tuple[FileMount, ...] = ()
 
     def network(self, name: str) -> ServiceNetwork | None:
         return next((n for n in self.networks if n.name == name), None)
@@ -144,6 +246,10 @@ class NetworkSpec:
     external: bool = False
     external_name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    declared_name: str | None = None
+    """`name:` of a network Squall creates (kept; backends name what they create)."""
+    attachable: bool = False
+    enable_ipv6: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +260,8 @@ class VolumeSpec:
     external: bool = False
     external_name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    declared_name: str | None = None
+    """`name:` of a volume Squall creates (kept; backends name what they create)."""
 
 
 @dataclass(frozen=True)
@@ -191,10 +299,19 @@ class ClusterSpec:
     options: SquallOptions = field(default_factory=SquallOptions)
     warnings: tuple[str, ...] = ()
     """One line each: keys of the compose spec that Squall reads but does not act on."""
+    secrets: tuple[FileSpec, ...] = ()
+    configs: tuple[FileSpec, ...] = ()
+    files: tuple[Path, ...] = ()
+    """Every file of the set, in merge order (`source` is the first)."""
+    directory: Path | None = None
+    """The project directory (default: the first file's folder)."""
+    profiles: tuple[str, ...] = ()
+    """Every profile some service names, enabled or not (sorted)."""
+    active_profiles: tuple[str, ...] = ()
 
     @property
     def project_dir(self) -> Path:
-        return self.source.parent
+        return self.directory if self.directory is not None else self.source.parent
 
     def service(self, name: str) -> ServiceSpec | None:
         return next((s for s in self.services if s.name == name), None)

@@ -9,13 +9,14 @@ a volume that the file must declare.
 from __future__ import annotations
 
 import os.path
+import posixpath
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from squall.spec.keys import IGNORED, MOUNT
 from squall.spec.model import VolumeMount
-from squall.spec.yaml import Node
+from squall.spec.node import Node
 
 _QUIET_MODES = frozenset({"ro", "rw"})
 _IGNORED_MODES = frozenset(
@@ -112,9 +113,10 @@ def _long(node: Node, context: MountContext) -> VolumeMount | None:
 
 
 def _target(node: Node, text: str) -> str:
+    """An absolute container path, cleaned (`/data/` is `/data`, as Compose reads it)."""
     if not text.startswith("/"):
         node.fail(f"the container path {text!r} must be absolute")
-    return text
+    return posixpath.normpath(text)
 
 
 def _mode(node: Node, text: str, context: MountContext) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from squall.spec.keys import SQUALL_PRESETS
 from squall.spec.model import FaultPresets, SquallOptions
-from squall.spec.yaml import Node, suggestion
+from squall.spec.node import Node, suggestion
 
 BACKENDS = ("auto", "docker", "netns")
 

@@ -7,7 +7,7 @@ from typing import cast
 
 from squall.spec.keys import PORT
 from squall.spec.model import PortMapping, Protocol
-from squall.spec.yaml import Node
+from squall.spec.node import Node
 
 _PROTOCOLS = ("tcp", "udp", "sctp")
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from squall.errors import Location, SpecError
-from squall.spec.yaml import Node
+from squall.spec.node import Node
 
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 
@@ -18,23 +18,23 @@ def normalise_project_name(name: str) -> str:
 
 
 def project_name(
-    explicit: str | None, declared: Node | None, variables: Mapping[str, str], source: Path
+    explicit: str | None, declared: Node | None, variables: Mapping[str, str], directory: Path
 ) -> str:
-    """The first of: the caller's name, the file's `name:`, `COMPOSE_PROJECT_NAME`,
-    the name of the file's directory.
+    """Compose's order: the caller's name (`-p`), `COMPOSE_PROJECT_NAME` (environment
+    or `.env`), the file's `name:`, the name of the project directory.
 
     Raises:
         SpecError: the chosen name has no allowed character left.
     """
-    location = Location(source)
+    location = Location(directory)
     if explicit is not None:
         raw = explicit
-    elif declared is not None and declared.value is not None:
-        raw, location = declared.text(), declared.location
     elif variables.get("COMPOSE_PROJECT_NAME"):
         raw = variables["COMPOSE_PROJECT_NAME"]
+    elif declared is not None and declared.value is not None:
+        raw, location = declared.text(), declared.location
     else:
-        raw = source.parent.name
+        raw = directory.name
     name = normalise_project_name(raw)
     if not name:
         raise SpecError(

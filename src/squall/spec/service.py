@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
+from squall.spec.container import resources_of, scale_of, settings_of
 from squall.spec.envfile import parse_env
 from squall.spec.keys import BUILD, DEPENDS_ON, ENV_FILE, HEALTHCHECK, SERVICE, SERVICE_NETWORK
 from squall.spec.model import (
@@ -22,6 +22,7 @@ from squall.spec.model import (
     BuildSpec,
     Dependency,
     DependencyCondition,
+    FileMount,
     Healthcheck,
     Link,
     NetworkSpec,
@@ -29,22 +30,23 @@ from squall.spec.model import (
     ServiceSpec,
 )
 from squall.spec.mounts import MountContext, host_path, parse_mounts
+from squall.spec.node import Node, suggestion
 from squall.spec.ports import parse_expose, parse_ports
-from squall.spec.yaml import Node, suggestion
+from squall.spec.secrets import Kind
+from squall.spec.secrets import parse_mounts as file_mounts
+from squall.spec.values import duration, key_values, split_command
 
+T = TypeVar("T")
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
 _CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _RESTART = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
-_DURATION_PART = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
-_UNIT_SECONDS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
+_IMAGE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"  # registry[:port]/
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?"  # :tag
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"  # @digest
+)
+_PROFILE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 _REMOTE_CONTEXT = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/)", re.IGNORECASE)
 
@@ -57,6 +59,8 @@ class ServiceContext:
     networks: Mapping[str, NetworkSpec]
     mounts: MountContext
     images_optional: bool = False  # the file asks for the netns backend: no images run
+    secrets: Collection[str] = ()
+    configs: Collection[str] = ()
 
     @property
     def warnings(self) -> list[str]:
@@ -77,73 +81,95 @@ def parse_service(name: str, node: Node, context: ServiceContext) -> ServiceSpec
             " which runs its command on this host)",
             at_key=True,
         )
-
-    def text(key: str) -> str | None:
-        item = entries.get(key)
-        return None if item is None or item.value is None else item.text()
-
-    def flag(key: str) -> bool:
-        item = entries.get(key)
-        return False if item is None or item.value is None else item.boolean()
-
     build = _build(entries["build"], context) if "build" in entries else None
-    if build is None and text("image") is None and not context.images_optional:
+    image = _image(entries.get("image"))
+    if build is None and image is None and not context.images_optional:
         node.fail("a service needs 'image' or a local 'build' context", at_key=True)
     depends_on = _depends_on(entries["depends_on"], context) if "depends_on" in entries else []
     network_mode = _network_mode(entries, context, depends_on)
     networks = _networks(entries.get("networks"), context)
     if network_mode is None and not networks:
         networks = [ServiceNetwork(DEFAULT_NETWORK)]
+    warnings = context.warnings
     return ServiceSpec(
         name=name,
         location=node.key_location,
-        image=text("image"),
+        image=image,
         build=build,
-        command=_command(entries["command"]) if "command" in entries else None,
-        entrypoint=_command(entries["entrypoint"]) if "entrypoint" in entries else None,
+        command=_read(entries, "command", _command, None),
+        entrypoint=_read(entries, "entrypoint", _command, None),
         environment=_environment(entries, context),
-        ports=tuple(parse_ports(entries["ports"], context.warnings)) if "ports" in entries else (),
-        expose=tuple(parse_expose(entries["expose"])) if "expose" in entries else (),
-        volumes=tuple(parse_mounts(entries["volumes"], context.mounts))
-        if "volumes" in entries
-        else (),
+        ports=tuple(_read(entries, "ports", lambda n: parse_ports(n, warnings), [])),
+        expose=tuple(_read(entries, "expose", parse_expose, [])),
+        volumes=tuple(_read(entries, "volumes", lambda n: parse_mounts(n, context.mounts), [])),
         networks=tuple(sorted(networks, key=lambda n: n.name)),
         network_mode=network_mode,
         depends_on=tuple(depends_on),
-        links=tuple(_links(entries["links"], context)) if "links" in entries else (),
-        healthcheck=_healthcheck(entries["healthcheck"], context)
-        if "healthcheck" in entries
-        else None,
-        hostname=text("hostname"),
+        links=tuple(_read(entries, "links", lambda n: _links(n, context), [])),
+        healthcheck=_read(entries, "healthcheck", lambda n: _healthcheck(n, context), None),
+        hostname=_text(entries, "hostname"),
         container_name=_container_name(entries.get("container_name")),
-        cap_add=tuple(entries["cap_add"].texts()) if "cap_add" in entries else (),
-        cap_drop=tuple(entries["cap_drop"].texts()) if "cap_drop" in entries else (),
-        privileged=flag("privileged"),
+        cap_add=tuple(_read(entries, "cap_add", Node.texts, [])),
+        cap_drop=tuple(_read(entries, "cap_drop", Node.texts, [])),
+        privileged=_flag(entries, "privileged"),
         restart=_restart(entries.get("restart")),
-        labels=key_values(entries["labels"]) if "labels" in entries else {},
-        working_dir=text("working_dir"),
-        user=text("user"),
-        tty=flag("tty"),
-        stdin_open=flag("stdin_open"),
-        init=flag("init"),
-        extra_hosts=tuple(_extra_hosts(entries["extra_hosts"])) if "extra_hosts" in entries else (),
+        labels=_read(entries, "labels", key_values, {}),
+        working_dir=_text(entries, "working_dir"),
+        user=_text(entries, "user"),
+        tty=_flag(entries, "tty"),
+        stdin_open=_flag(entries, "stdin_open"),
+        init=_flag(entries, "init"),
+        extra_hosts=tuple(_read(entries, "extra_hosts", _extra_hosts, [])),
+        profiles=tuple(_read(entries, "profiles", _profiles, [])),
+        scale=scale_of(entries, warnings),
+        resources=resources_of(entries, warnings),
+        settings=settings_of(entries, warnings, context.variables),
+        secrets=tuple(
+            _read(
+                entries,
+                "secrets",
+                lambda n: file_mounts(n, "secret", context.secrets, warnings),
+                [],
+            )
+        ),
+        configs=tuple(
+            _read(
+                entries,
+                "configs",
+                lambda n: file_mounts(n, "config", context.configs, warnings),
+                [],
+            )
+        ),
     )
+
+
+def _files(entries: Mapping[str, Node], kind: Kind, context: ServiceContext) -> list[FileMount]:
+    key = f"{kind}s"
+    if key not in entries or entries[key].value is None:
+        return []
+    declared = context.secrets if kind == "secret" else context.configs
+    return file_mounts(entries[key], kind, declared, context.warnings)
+
+
+def _read(entries: Mapping[str, Node], key: str, parse: Callable[[Node], T], default: T) -> T:
+    item = entries.get(key)
+    return default if item is None else parse(item)
+
+
+def _text(entries: Mapping[str, Node], key: str) -> str | None:
+    item = entries.get(key)
+    return None if item is None or item.value is None else item.text()
+
+
+def _flag(entries: Mapping[str, Node], key: str) -> bool:
+    item = entries.get(key)
+    return False if item is None or item.value is None else item.boolean()
 
 
 def check_name(name: str, node: Node, what: str) -> None:
     """Names of services, networks and volumes share Compose's pattern."""
     if not SERVICE_NAME.match(name):
         node.fail(f"invalid {what} name {name!r} (use letters, digits, '.', '_', '-')", at_key=True)
-
-
-def split_command(node: Node) -> tuple[str, ...]:
-    """A command as argv: a string is split like a shell would (quotes, no expansion)."""
-    if isinstance(node.value, str):
-        try:
-            return tuple(shlex.split(node.value))
-        except ValueError as exc:
-            node.fail(f"cannot split the command: {exc}")
-    return tuple(node.texts())
 
 
 def _command(node: Node) -> tuple[str, ...] | None:
@@ -168,43 +194,6 @@ def _build(node: Node, context: ServiceContext) -> BuildSpec | None:
     args = key_values(entries["args"], context.variables) if "args" in entries else {}
     target = entries["target"].text() if "target" in entries else None
     return BuildSpec(context=directory, dockerfile=dockerfile, args=args, target=target)
-
-
-def key_values(node: Node, variables: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A `list_or_dict` block (`environment`, `labels`, `args`) as a mapping.
-
-    With `variables`, an entry without a value (`- KEY`, `KEY:`) takes the variable's
-    value and is left out when the variable is unset (environment, build args);
-    without, it becomes "" (labels).
-    """
-    result: dict[str, str] = {}
-    if isinstance(node.value, list):
-        for item in node.value:
-            key, sep, value = item.text().partition("=")
-            if not key:
-                item.fail(f"expected KEY=VALUE, got {item.text()!r}")
-            _set(result, key, value if sep else None, variables)
-        return result
-    for key, item in node.optional_mapping().items():
-        _set(result, key, _scalar_text(item), variables)
-    return result
-
-
-def _set(
-    result: dict[str, str], key: str, value: str | None, variables: Mapping[str, str] | None
-) -> None:
-    if value is None:
-        value = "" if variables is None else variables.get(key)
-    if value is not None:
-        result[key] = value
-
-
-def _scalar_text(node: Node) -> str | None:
-    if node.value is None:
-        return None
-    if isinstance(node.value, bool):
-        return "true" if node.value else "false"
-    return node.text()
 
 
 def _environment(entries: dict[str, Node], context: ServiceContext) -> dict[str, str]:
@@ -291,7 +280,10 @@ def _ipv4_address(node: Node, network: NetworkSpec | None) -> str:
 def _network_mode(
     entries: dict[str, Node], context: ServiceContext, depends_on: list[Dependency]
 ) -> str | None:
-    """`network_mode` (or v1's `net`); `service:x` also makes the service wait for x."""
+    """`network_mode` (or v1's `net`); `service:x` also makes the service wait for x.
+
+    v1's `net: container:x` names a service when x is one (as docker-compose read it).
+    """
     node = entries.get("network_mode") or entries.get("net")
     if node is None or node.value is None:
         return None
@@ -299,6 +291,8 @@ def _network_mode(
         node.fail("'network_mode' and 'networks' cannot be used together", at_key=True)
     mode = node.text()
     kind, _, target = mode.partition(":")
+    if "network_mode" not in entries and kind == "container" and target in context.services:
+        kind, mode = "service", f"service:{target}"
     if kind == "service":
         _check_service(node, target, context)
         if all(dependency.service != target for dependency in depends_on):
@@ -323,10 +317,14 @@ def _depends_on(node: Node, context: ServiceContext) -> list[Dependency]:
                 entries["condition"].fail(
                     f"unknown condition {condition!r} (expected {', '.join(_CONDITIONS)})"
                 )
-        if "required" in entries:
-            entries["required"].boolean()
+        required = entries["required"].boolean() if "required" in entries else True
         result.append(
-            Dependency(name, cast(DependencyCondition, condition), location=item.key_location)
+            Dependency(
+                name,
+                cast(DependencyCondition, condition),
+                location=item.key_location,
+                required=required,
+            )
         )
     return result
 
@@ -361,7 +359,7 @@ def _healthcheck(node: Node, context: ServiceContext) -> Healthcheck:
         test=test,
         interval=seconds("interval", 30.0),
         timeout=seconds("timeout", 30.0),
-        retries=entries["retries"].integer() if "retries" in entries else 3,
+        retries=entries["retries"].integer(0, 2**31 - 1) if "retries" in entries else 3,
         start_period=seconds("start_period", 0.0),
         disabled=disabled,
     )
@@ -384,22 +382,27 @@ def _health_test(node: Node) -> tuple[tuple[str, ...], bool]:
     node.fail(f"a healthcheck test is CMD, CMD-SHELL or NONE and a command, got {kind!r}")
 
 
-def duration(node: Node) -> float:
-    """A Compose (Go) duration such as `1m30s`, `10s` or `500ms`, in seconds."""
-    value = node.value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    text = node.text().strip()
-    position = 0
-    total = 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if not text or position != len(text):
-        node.fail(f"invalid duration {text!r} (examples: 10s, 1m30s, 500ms)")
-    return total
+def _image(node: Node | None) -> str | None:
+    """An image reference as the engine takes it: `[registry/]path[:tag][@digest]`."""
+    if node is None or node.value is None:
+        return None
+    if not isinstance(node.value, str):
+        node.expected("an image reference (a string)")
+    reference = node.value
+    if not _IMAGE.match(reference) or len(reference) > 512:
+        node.fail(f"invalid image reference {reference[:80]!r} (example: nginx:1.25)")
+    return reference
+
+
+def _profiles(node: Node) -> list[str]:
+    result = []
+    for item in node.sequence():
+        name = item.text()
+        if not _PROFILE.match(name):
+            item.fail(f"invalid profile name {name!r} (letters, digits, '_', '.', '-')")
+        if name not in result:
+            result.append(name)
+    return result
 
 
 def _container_name(node: Node | None) -> str | None:

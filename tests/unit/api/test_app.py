@@ -26,8 +26,8 @@ def make_client(
 ) -> TestClient:
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "compose.yaml").write_text(COMPOSE)
-    where = Where(
-        file=tmp_path / "compose.yaml", project="unit", cwd=tmp_path, state_root=tmp_path / "state"
+    where = Where.of_file(
+        tmp_path / "compose.yaml", project="unit", cwd=tmp_path, state_root=tmp_path / "state"
     )
     context = ApiContext(where, FakeBackend(), every_cluster=every_cluster)
     app = create_app(

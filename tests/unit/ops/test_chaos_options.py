@@ -79,7 +79,7 @@ def test_every_chaos_option_plans_or_says_why(
 def ops(tmp_path_factory: pytest.TempPathFactory) -> Operations:
     folder = tmp_path_factory.mktemp("chaos-options")
     (folder / "compose.yaml").write_text(COMPOSE)
-    where = Where(file=folder / "compose.yaml", state_root=folder / "state")
+    where = Where.of_file(folder / "compose.yaml", state_root=folder / "state")
     found = Operations.open(where, backend=FakeBackend())
     found.run(UpRequest())
     return found

@@ -44,7 +44,7 @@ x-squall:
 @pytest.fixture
 def ops(tmp_path: Path) -> Operations:
     (tmp_path / "compose.yaml").write_text(COMPOSE)
-    where = Where(file=tmp_path / "compose.yaml", state_root=tmp_path / "state")
+    where = Where.of_file(tmp_path / "compose.yaml", state_root=tmp_path / "state")
     found = Operations.open(where, backend=FakeBackend())
     found.run(UpRequest())
     return found
@@ -124,7 +124,7 @@ def test_long_lists_are_summarised_in_messages(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text(
         "name: many\nservices:\n" + "".join(f"  {n}: {{image: x}}\n" for n in names)
     )
-    where = Where(file=tmp_path / "compose.yaml", state_root=tmp_path / "state")
+    where = Where.of_file(tmp_path / "compose.yaml", state_root=tmp_path / "state")
     ops = Operations.open(where, backend=FakeBackend())
     ops.run(UpRequest())
     message = ops.run(PresetRequest("fast", Targets(all=True))).message

@@ -354,7 +354,7 @@ def test_networks_and_default_network(project: Project) -> None:
     assert (front.driver, front.internal) == ("overlay", True)
     assert default == NetworkSpec("default")
     assert outside.external
-    assert any("networks.front.attachable" in w for w in spec.warnings)
+    assert front.attachable and not any("attachable" in w for w in spec.warnings)
 
 
 def test_declared_default_network_is_used(project: Project) -> None:
@@ -480,24 +480,27 @@ def test_known_but_ignored_keys_warn(project: Project) -> None:
         services:
           web:
             image: nginx
+            platform: linux/amd64
             deploy:
               replicas: 2
+              placement: {max_replicas_per_node: 1}
             x-custom: anything
             volumes:
               - /srv:/srv:z
-        secrets:
-          pw:
-            file: pw.txt
+        models:
+          llm: {}
         x-common: &common
           image: nginx
         """
     )
     path = project.dir / "compose.yaml"
     assert spec.warnings == (
-        f"{path}:10: secrets: not acted on by squall (ignored)",
-        f"{path}:5: services.web.deploy: not acted on by squall (ignored)",
-        f"{path}:9: services.web.volumes[0]: mode 'z' not acted on by squall (ignored)",
+        f"{path}:12: models: not acted on by squall (ignored)",
+        f"{path}:5: services.web.platform: not acted on by squall (ignored)",
+        f"{path}:11: services.web.volumes[0]: mode 'z' not acted on by squall (ignored)",
+        f"{path}:8: services.web.deploy.placement: not acted on by squall (ignored)",
     )
+    assert spec.services[0].scale == 2
 
 
 def test_merge_keys_and_anchors(project: Project) -> None:

@@ -390,11 +390,11 @@ def test_empty_file(project: Project) -> None:
     assert str(error) == f"{project.dir / 'compose.yaml'}: the file is empty"
 
 
-def test_file_without_services(project: Project) -> None:
+def test_file_without_any_block(project: Project) -> None:
     error = project.error(
         """
-        networks:
-          front: {}
+        version: "3.8"
+        x-note: nothing else
         """
     )
     assert "no 'services:' found" in str(error)

@@ -44,6 +44,6 @@ def test_nothing_found_names_what_was_looked_for(tmp_path: Path) -> None:
 def test_exported_names() -> None:
     assert set(squall.spec.__all__) == {
         name for name in dir(squall.spec) if not name.startswith("_") and name[0].isupper()
-    } | {"find_cluster_file", "load_cluster", "start_order"}
+    } | {"find_cluster_file", "load_cluster", "load_project", "start_order"}
     for name in squall.spec.__all__:
         assert getattr(squall.spec, name) is not None
