@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,15 @@ def local_images(docker_client: object) -> tuple[str, ...]:
         except docker.errors.ImageNotFound:
             _unavailable(f"image {tag} is missing; build it with `squall images build`")
     return LOCAL_IMAGES
+
+
+def mark_folder(items: list[pytest.Item], folder: Path, *marks: str) -> None:
+    """Give every test under `folder` these marks: a folder's tests share what they need."""
+    for item in items:
+        if item.path.is_relative_to(folder):
+            for mark in marks:
+                item.add_marker(getattr(pytest.mark, mark))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_folder(items, Path(__file__).parent, "integration")

@@ -159,6 +159,11 @@ class Operations:
                 return Result("join", message, dry_run=dry_run, planned=tuple(planned))
             case RestoreRequest():
                 return self._restore(request)
+            case _:
+                return self._run_lifecycle(request, progress)
+
+    def _run_lifecycle(self, request: ChangeRequest, progress: Progress | None) -> Result:
+        match request:
             case ActionRequest():
                 return self._act(request)
             case HealRequest():
@@ -173,14 +178,17 @@ class Operations:
             case BlockadeChaosRequest():
                 return self._blockade_chaos(request)
             case ChaosStopRequest(required=required):
-                pid = chaos_control.stop_chaos(self.session.state.path)
-                if pid is None and required:
-                    raise ChaosError(f"no chaos run is going on cluster {self.project!r}")
-                if pid is None:
-                    return Result("chaos stop", "no chaos run is going on this cluster")
-                return Result("chaos stop", f"chaos run {pid} stopped and healed", pid=pid)
+                return self._stop_chaos(required)
             case _:
                 return self._network(request)
+
+    def _stop_chaos(self, required: bool) -> Result:
+        pid = chaos_control.stop_chaos(self.session.state.path)
+        if pid is None and required:
+            raise ChaosError(f"no chaos run is going on cluster {self.project!r}")
+        if pid is None:
+            return Result("chaos stop", "no chaos run is going on this cluster")
+        return Result("chaos stop", f"chaos run {pid} stopped and healed", pid=pid)
 
     def _shape(self, request: ShapeRequest) -> Result:
         asked = build_shape(request.fields, known_services=self.session.known_services())

@@ -29,7 +29,7 @@ import pytest
 
 from tests.integration.api.conftest import start_serve, stop_server
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
+pytestmark = pytest.mark.docker
 
 HEADERS = {"Content-Type": "application/json"}
 IDLE = ["/bin/sleep", "300"]

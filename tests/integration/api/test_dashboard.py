@@ -15,7 +15,7 @@ import pytest
 
 from tests.integration.api.conftest import Served
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
+pytestmark = pytest.mark.docker
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"

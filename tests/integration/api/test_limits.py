@@ -22,7 +22,7 @@ from squall.api._guard import BODY_SECONDS
 from squall.api._server import HEAD_SECONDS
 from tests.integration.api.conftest import Served, start_server, stop_server
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
+pytestmark = pytest.mark.docker
 
 MB = 1 << 20
 GROWTH_LIMIT = 8 * MB

@@ -13,8 +13,6 @@ import pytest
 from tests.integration.api.conftest import start_server, stop_server
 from tests.integration.cli_runner import SquallRunner
 
-pytestmark = pytest.mark.integration
-
 IDLE = """["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]"""
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.integration.api.conftest import Served, start_server, stop_server
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
+pytestmark = pytest.mark.docker
 
 CHANGES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/actions", {"action": "pause", "services": ["b"]}),

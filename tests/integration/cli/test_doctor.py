@@ -6,10 +6,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
-pytestmark = pytest.mark.integration
-
 
 def test_doctor_reports_the_path_each_fault_takes() -> None:
     probe = subprocess.run(

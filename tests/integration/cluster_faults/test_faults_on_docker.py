@@ -16,13 +16,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from squall.faults.model import make_tag
 from tests.integration.cli_runner import SquallRunner
-
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 COMPOSE = """\
 x-squall:
@@ -183,8 +182,9 @@ def python(squall: SquallRunner, service: str, code: str, *args: str, timeout: f
     return squall("exec", "-T", service, "--", "python3", "-c", code, *args, timeout=timeout).stdout
 
 
-def status(squall: SquallRunner) -> dict[str, object]:
-    return json.loads(squall("status", "--json").stdout)
+def status(squall: SquallRunner) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(squall("status", "--json").stdout)
+    return found
 
 
 def faults_of(squall: SquallRunner, service: str) -> dict[str, list[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,9 @@ BACKENDS = [
 """For `@pytest.mark.parametrize("backend_name", BACKENDS, indirect=True)`: the same
 test on both backends (netns ignores images and runs the commands on this host)."""
 
+ExampleFactory = Callable[..., SquallRunner]
+"""`squall_example(relative_path, **env)`: a runner of `squall` on that example."""
+
 
 @pytest.fixture
 def backend_name(request: pytest.FixtureRequest) -> str:
@@ -36,7 +39,7 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def squall_example(backend_name: str, tmp_path: Path) -> Iterator[object]:
+def squall_example(backend_name: str, tmp_path: Path) -> Iterator[ExampleFactory]:
     """Factory: `squall_example("echo/compose.yaml", BASE_IMAGE=...)`; downs it afterwards
     with the images it built."""
     runners: list[SquallRunner] = []

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import time
 
+import docker
 import pytest
 
-from tests.integration.examples.conftest import BACKENDS
+from tests.integration.examples.conftest import BACKENDS, ExampleFactory
 
 pytestmark = [pytest.mark.integration]
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS, indirect=True)
-def test_echo_server_sends_bytes_back(squall_example) -> None:
+def test_echo_server_sends_bytes_back(squall_example: ExampleFactory) -> None:
     squall = squall_example("echo/compose.yaml", BASE_IMAGE="squall/debian:bookworm")
     squall("up", "--build")
 
@@ -44,7 +45,7 @@ def test_echo_server_sends_bytes_back(squall_example) -> None:
 
 @pytest.mark.docker
 def test_down_rmi_local_removes_built_images_and_keeps_base_ones(
-    squall_example, docker_client
+    squall_example: ExampleFactory, docker_client: docker.DockerClient
 ) -> None:
     squall = squall_example("echo/compose.yaml", BASE_IMAGE="squall/debian:bookworm")
     squall("up", "--build")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from tests.integration.examples.conftest import BACKENDS
+from tests.integration.examples.conftest import BACKENDS, ExampleFactory
 
 pytestmark = [pytest.mark.integration]
 
@@ -35,7 +35,9 @@ def ubuntu_trusty(backend_name: str, request: pytest.FixtureRequest) -> Iterator
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS, indirect=True)
-def test_blockade_file_runs_and_clients_reach_server(squall_example, ubuntu_trusty: None) -> None:
+def test_blockade_file_runs_and_clients_reach_server(
+    squall_example: ExampleFactory, ubuntu_trusty: None
+) -> None:
     squall = squall_example("network-failure/blockade.yml")
     squall("up")
 

@@ -16,6 +16,7 @@ import pytest
 
 from squall import events
 from squall.chaos import runner as chaos
+from tests.integration.examples.conftest import ExampleFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -53,7 +54,7 @@ def _no_rules_anywhere(status: dict) -> None:  # type: ignore[type-arg]
 
 
 def test_seeded_chaos_is_logged_healed_on_sigint_and_replayed(
-    squall_example, trusty: None, tmp_path: Path
+    squall_example: ExampleFactory, trusty: None, tmp_path: Path
 ) -> None:
     if os.geteuid() != 0:
         pytest.skip("reading the kernel back needs root")

@@ -10,24 +10,25 @@ import docker
 import pytest
 
 from squall.runtime.netns import naming
-from tests.integration.examples.conftest import BACKENDS
+from tests.integration.cli_runner import SquallRunner
+from tests.integration.examples.conftest import BACKENDS, ExampleFactory
 
 pytestmark = [pytest.mark.integration]
 
 
-def _addresses(squall) -> dict[str, dict[str, str]]:
+def _addresses(squall: SquallRunner) -> dict[str, dict[str, str]]:
     states = json.loads(squall("status", "--json").stdout)["services"]
     return {s["service"]: {a["network"]: a["ip"] for a in s["addresses"]} for s in states}
 
 
-def _reaches(squall, source: str, target: str) -> bool:
+def _reaches(squall: SquallRunner, source: str, target: str) -> bool:
     ping = squall("exec", "-T", source, "--", "ping", "-c1", "-W1", target, check=False)
     return ping.returncode == 0
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS, indirect=True)
 def test_reachability_follows_shared_networks(
-    squall_example, backend_name: str, request: pytest.FixtureRequest
+    squall_example: ExampleFactory, backend_name: str, request: pytest.FixtureRequest
 ) -> None:
     squall = squall_example("networks/compose.yaml", BUSYBOX_IMAGE="squall/busybox")
     squall("up")

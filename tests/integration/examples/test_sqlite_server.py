@@ -15,6 +15,7 @@ import pytest
 
 import squall.sqlite
 from tests.integration.cli_runner import SquallRunner
+from tests.integration.examples.conftest import ExampleFactory
 
 from .conftest import EXAMPLES
 from .loopback import free_port, type_until
@@ -52,7 +53,7 @@ def start_example(squall_example: Callable[..., SquallRunner], tmp_path: Path) -
 
 
 def test_seed_session_through_proxy_then_switch(
-    squall_example, tmp_path: Path, docker_client: docker.DockerClient
+    squall_example: ExampleFactory, tmp_path: Path, docker_client: docker.DockerClient
 ) -> None:
     example = start_example(squall_example, tmp_path)
     cluster, dbs, port = example.cluster, example.dbs, example.port
@@ -79,7 +80,7 @@ def test_seed_session_through_proxy_then_switch(
 
 
 def test_statements_wait_out_delay_and_partition_and_land_once(
-    squall_example, tmp_path: Path
+    squall_example: ExampleFactory, tmp_path: Path
 ) -> None:
     example = start_example(squall_example, tmp_path)
     cluster, port = example.cluster, example.port

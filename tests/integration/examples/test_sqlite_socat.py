@@ -8,13 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.examples.conftest import ExampleFactory
+
 from .conftest import EXAMPLES
 from .loopback import free_port, type_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 
-def test_select_through_the_proxy_then_switch_to_live(squall_example, tmp_path: Path) -> None:
+def test_select_through_the_proxy_then_switch_to_live(
+    squall_example: ExampleFactory, tmp_path: Path
+) -> None:
     example = tmp_path / "sqlite-socat"
     shutil.copytree(EXAMPLES / "sqlite-socat", example)
     dbs = tmp_path / "dbs"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import squall
+from tests.integration.conftest import mark_folder
 
 COMPOSE = """\
 x-idle: &idle
@@ -52,3 +53,7 @@ def compose_file(cluster: squall.Cluster) -> Path:
     spec = cluster.session.cluster.spec
     assert spec is not None
     return spec.source
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_folder(items, Path(__file__).parent, "docker")

@@ -5,11 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 import squall
-
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 
 def test_a_healthy_cluster_has_sub_millisecond_rtt_and_no_loss(cluster: squall.Cluster) -> None:

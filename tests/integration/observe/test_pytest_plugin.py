@@ -14,7 +14,6 @@ import pytest
 from tests.integration.observe.conftest import COMPOSE
 
 pytest_plugins = ("pytester",)
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 SUITE = """
 import pytest

@@ -7,12 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import squall.sqlite
 from tests.integration.sqlite.conftest import CLICK_SERVE, SRC, start_server
-
-pytestmark = pytest.mark.integration
 
 
 def _run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:

@@ -15,8 +15,6 @@ from squall.errors import SqliteQueryError, SqliteServerError
 from squall.sqlite.config import ServerConfig
 from tests.integration.sqlite.conftest import ServerProcess, Telnet
 
-pytestmark = pytest.mark.integration
-
 
 def test_typed_round_trip(tmp_path: Path, server_factory: Callable[..., ServerProcess]) -> None:
     server = server_factory(tmp_path / "db")
@@ -158,7 +156,7 @@ def test_sigterm_answers_the_statement_in_flight(
 ) -> None:
     server = server_factory(tmp_path / "db")
     with squall.sqlite.connect("127.0.0.1", server.port) as db:
-        answers: list[list[tuple[object, ...]]] = []
+        answers: list[list[tuple[int | float | str | bytes | None, ...]]] = []
         slow = threading.Thread(
             target=lambda: answers.append(
                 db.execute(

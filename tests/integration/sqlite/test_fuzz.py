@@ -16,8 +16,6 @@ import squall.sqlite
 from squall.errors import SqliteServerError
 from tests.integration.sqlite.conftest import ServerProcess, Telnet, start_server
 
-pytestmark = pytest.mark.integration
-
 FRAGMENTS = [
     b"select 1;",
     b"select '",

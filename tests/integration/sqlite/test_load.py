@@ -8,13 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 import squall.sqlite
 from squall.errors import SqliteServerError
 from tests.integration.sqlite.conftest import ServerProcess
-
-pytestmark = pytest.mark.integration
 
 CLIENTS = 50
 INSERTS = 200

@@ -13,8 +13,6 @@ import squall.sqlite
 from squall.errors import SqliteQueryError, SqliteServerError
 from tests.integration.sqlite.conftest import ServerProcess, Telnet
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:

@@ -11,8 +11,6 @@ import pytest
 
 from tests.integration.sqlite.conftest import ServerProcess, Telnet, sqlite_cli
 
-pytestmark = pytest.mark.integration
-
 BANNER = (
     f'SQLite version {sqlite3.sqlite_version} (squall server)\nEnter ".help" for usage hints.\n'
 ).encode()

@@ -12,13 +12,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 import squall.sqlite
 from squall.sqlite._writer import CHECKPOINT_EVERY
 from tests.integration.sqlite.conftest import ServerProcess
-
-pytestmark = pytest.mark.integration
 
 PAGE = 4096
 

@@ -47,7 +47,14 @@ def run(
     return code, out, err
 
 
-def test_up_then_status_json(backend: FakeBackend, capsys, monkeypatch) -> None:
+def last_call(backend: FakeBackend) -> tuple[str, ...]:
+    """The backend call made last (a function, so each assert reads it afresh)."""
+    return backend.calls[-1]
+
+
+def test_up_then_status_json(
+    backend: FakeBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out, _ = run(capsys, monkeypatch, "up")
     assert code == 0 and "web" in out and "db" in out
     code, out, _ = run(capsys, monkeypatch, "status", "--json")
@@ -57,7 +64,7 @@ def test_up_then_status_json(backend: FakeBackend, capsys, monkeypatch) -> None:
 
 
 def test_status_lists_declared_services_not_created_as_missing(
-    backend: FakeBackend, capsys, monkeypatch
+    backend: FakeBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, out, _ = run(capsys, monkeypatch, "ps", "--json")
     assert code == 0
@@ -68,7 +75,10 @@ def test_status_lists_declared_services_not_created_as_missing(
 
 
 def test_spec_error_is_one_line_and_touches_nothing(
-    backend: FakeBackend, capsys, monkeypatch, tmp_path: Path
+    backend: FakeBackend,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: x\n    comand: sh\n")
     code, _out, err = run(capsys, monkeypatch, "up")
@@ -78,19 +88,21 @@ def test_spec_error_is_one_line_and_touches_nothing(
     assert backend.calls == []
 
 
-def test_actions_take_services_all_or_random(backend: FakeBackend, capsys, monkeypatch) -> None:
+def test_actions_take_services_all_or_random(
+    backend: FakeBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     run(capsys, monkeypatch, "up")
     assert run(capsys, monkeypatch, "stop", "web")[0] == 0
-    assert backend.calls[-1] == ("stop", "web")
+    assert last_call(backend) == ("stop", "web")
     assert run(capsys, monkeypatch, "kill", "--all")[0] == 0
-    assert backend.calls[-1] == ("kill", "db", "web")
+    assert last_call(backend) == ("kill", "db", "web")
     assert run(capsys, monkeypatch, "pause", "--random")[0] == 0
-    assert backend.calls[-1][0] == "pause" and backend.calls[-1][1] in {"db", "web"}
-    assert len(backend.calls[-1]) == 2
+    assert last_call(backend)[0] == "pause" and last_call(backend)[1] in {"db", "web"}
+    assert len(last_call(backend)) == 2
 
 
 def test_actions_reject_unknown_or_missing_services(
-    backend: FakeBackend, capsys, monkeypatch
+    backend: FakeBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, _, err = run(capsys, monkeypatch, "stop", "cache")
     assert code == 1 and "no service 'cache'" in err and "services: db, web" in err
@@ -100,16 +112,21 @@ def test_actions_reject_unknown_or_missing_services(
     assert code == 2
 
 
-def test_exec_passes_argv_untouched(backend: FakeBackend, capsys, monkeypatch) -> None:
+def test_exec_passes_argv_untouched(
+    backend: FakeBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, _ = run(
         capsys, monkeypatch, "exec", "-T", "web", "--", "sh", "-c", "echo $HOME; ls -l"
     )
     assert code == 0
-    assert backend.calls[-1] == ("exec", "web", "sh", "-c", "echo $HOME; ls -l")
+    assert last_call(backend) == ("exec", "web", "sh", "-c", "echo $HOME; ls -l")
 
 
 def test_down_works_from_anywhere_with_only_a_project_name(
-    backend: FakeBackend, capsys, monkeypatch, tmp_path: Path
+    backend: FakeBackend,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     run(capsys, monkeypatch, "up")
     elsewhere = tmp_path / "elsewhere"
@@ -117,25 +134,31 @@ def test_down_works_from_anywhere_with_only_a_project_name(
     monkeypatch.chdir(elsewhere)
     code, _, err = run(capsys, monkeypatch, "-p", "shop", "down")
     assert code == 0, err
-    assert backend.calls[-1] == ("down", "shop")
+    assert last_call(backend) == ("down", "shop")
 
 
 def test_down_with_a_project_name_goes_on_when_the_file_is_broken(
-    backend: FakeBackend, capsys, monkeypatch, tmp_path: Path
+    backend: FakeBackend,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     run(capsys, monkeypatch, "up")
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    imag: x\n")
     code, _, err = run(capsys, monkeypatch, "down")  # without -p the name is unknown
     assert code == 2 and "imag" in err
-    assert backend.calls[-1] != ("down", "shop")
+    assert last_call(backend) != ("down", "shop")
     code, _, err = run(capsys, monkeypatch, "-p", "shop", "down")
     assert code == 0, err
     assert "warning:" in err and "going on with -p shop" in err
-    assert backend.calls[-1] == ("down", "shop")
+    assert last_call(backend) == ("down", "shop")
 
 
 def test_no_cluster_file_says_what_it_looked_for(
-    backend: FakeBackend, capsys, monkeypatch, tmp_path: Path
+    backend: FakeBackend,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     (tmp_path / "compose.yaml").unlink()
     code, _, err = run(capsys, monkeypatch, "up")
@@ -145,7 +168,9 @@ def test_no_cluster_file_says_what_it_looked_for(
 @pytest.mark.parametrize(
     "command", [[], ["up"], ["exec"], ["kill"], ["net", "connect"], ["images", "build"]]
 )
-def test_help_teaches(capsys, monkeypatch, command: list[str]) -> None:
+def test_help_teaches(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
     code, out, _ = run(capsys, monkeypatch, *command, "--help")
     assert code == 0 and "Usage: squall" in out
 
@@ -169,7 +194,10 @@ def test_loading_the_cli_does_not_load_the_docker_sdk() -> None:
     ],
 )
 def test_usage_errors_are_one_line(
-    backend: FakeBackend, capsys, monkeypatch, argv: list[str]
+    backend: FakeBackend,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
 ) -> None:
     code, _out, err = run(capsys, monkeypatch, *argv)
     assert code == 2
@@ -178,7 +206,9 @@ def test_usage_errors_are_one_line(
     assert backend.calls == []
 
 
-def test_events_tail_counts_from_the_end(backend: FakeBackend, capsys, monkeypatch) -> None:
+def test_events_tail_counts_from_the_end(
+    backend: FakeBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     run(capsys, monkeypatch, "up")
     run(capsys, monkeypatch, "stop", "web")
     code, out, _ = run(capsys, monkeypatch, "events")
@@ -189,7 +219,7 @@ def test_events_tail_counts_from_the_end(backend: FakeBackend, capsys, monkeypat
 
 
 def test_services_all_and_random_exclude_each_other(
-    backend: FakeBackend, capsys, monkeypatch
+    backend: FakeBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run(capsys, monkeypatch, "up")
     code, _, err = run(capsys, monkeypatch, "stop", "web", "--all")

@@ -60,7 +60,10 @@ def size(value: object) -> int:
 def argv(value: object) -> list[str] | None:
     if value is None:
         return None
-    return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+    if isinstance(value, str):
+        return shlex.split(value)
+    assert isinstance(value, list), value
+    return [str(v) for v in value]
 
 
 def mapping(value: object, separator: str = "=") -> dict[str, str]:

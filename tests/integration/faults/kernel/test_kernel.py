@@ -18,7 +18,6 @@ from squall.faults.plan import Interface, KernelCaps, KernelPlan, plan
 from squall.units import parse_duration, parse_percent, parse_rate
 from tests.integration.faults.conftest import HOSTS, Lab
 
-pytestmark = pytest.mark.integration
 TAG = "sqt"
 
 

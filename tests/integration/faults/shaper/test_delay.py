@@ -7,12 +7,8 @@ import statistics
 import threading
 import time
 
-import pytest
-
 from squall.faults.shaper_config import QueueSpec
 from tests.integration.faults.shaper.nets import NetPair, Shaper, one
-
-pytestmark = pytest.mark.integration
 
 
 def test_egress_delay_seen_by_ping(netpair: NetPair, shaper: Shaper) -> None:

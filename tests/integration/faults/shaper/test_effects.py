@@ -8,12 +8,8 @@ import socket
 import time
 from statistics import NormalDist
 
-import pytest
-
 from squall.faults.shaper_config import QueueSpec
 from tests.integration.faults.shaper.nets import NetPair, Shaper, one
-
-pytestmark = pytest.mark.integration
 
 PORT = 7009
 

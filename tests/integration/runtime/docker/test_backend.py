@@ -40,8 +40,6 @@ from squall.spec.model import (
     VolumeSpec,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
-
 BUSYBOX = "squall/busybox:latest"
 FILE = Path("/nonexistent/compose.yaml")
 LOC = Location(FILE)

@@ -148,7 +148,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_names_multihoming_isolation_ports_and_networks(make_cluster) -> None:
+def test_names_multihoming_isolation_ports_and_networks(
+    make_cluster: Callable[..., Cluster],
+) -> None:
     port = free_port()
     cluster = make_cluster(
         f"""
@@ -240,7 +242,7 @@ UDP_UPPER = (
 )
 
 
-def test_udp_port_relays_each_client_both_ways(make_cluster) -> None:
+def test_udp_port_relays_each_client_both_ways(make_cluster: Callable[..., Cluster]) -> None:
     port = free_port()
     cluster = make_cluster(
         f"""
@@ -273,7 +275,7 @@ def test_udp_port_relays_each_client_both_ways(make_cluster) -> None:
             client.close()
 
 
-def test_partition_and_delay_through_the_session(make_cluster) -> None:
+def test_partition_and_delay_through_the_session(make_cluster: Callable[..., Cluster]) -> None:
     cluster = make_cluster(
         f"""
         services:
@@ -314,7 +316,7 @@ def _rtt_ms(ping_output: str) -> float:
     raise AssertionError(f"no rtt in {ping_output!r}")
 
 
-def test_fifty_services_up_reach_each_other_and_go(make_cluster) -> None:
+def test_fifty_services_up_reach_each_other_and_go(make_cluster: Callable[..., Cluster]) -> None:
     count = 50
     lines = ["services:"]
     for i in range(count):
@@ -347,7 +349,7 @@ def test_fifty_services_up_reach_each_other_and_go(make_cluster) -> None:
     assert leftovers(cluster.project) == []
 
 
-def test_kill_9_of_a_service_restart_policy_and_crash(make_cluster) -> None:
+def test_kill_9_of_a_service_restart_policy_and_crash(make_cluster: Callable[..., Cluster]) -> None:
     cluster = make_cluster(
         f"""
         services:
@@ -362,8 +364,10 @@ def test_kill_9_of_a_service_restart_policy_and_crash(make_cluster) -> None:
     )
     cluster.up()
     before = cluster.status()
-    os.kill(before["keeper"].pid, signal.SIGKILL)
-    os.kill(before["once"].pid, signal.SIGKILL)
+    keeper, once = before["keeper"].pid, before["once"].pid
+    assert keeper is not None and once is not None
+    os.kill(keeper, signal.SIGKILL)
+    os.kill(once, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while True:
         now = cluster.status()
@@ -379,7 +383,9 @@ def test_kill_9_of_a_service_restart_policy_and_crash(make_cluster) -> None:
     assert cluster.reaches("keeper", "once")
 
 
-def test_lifecycle_actions_logs_exec_and_settings(make_cluster, tmp_path: Path) -> None:
+def test_lifecycle_actions_logs_exec_and_settings(
+    make_cluster: Callable[..., Cluster], tmp_path: Path
+) -> None:
     env_file = tmp_path / "extra.env"
     env_file.write_text("FROM_FILE=yes\n")
     cluster = make_cluster(
@@ -448,7 +454,9 @@ def test_lifecycle_actions_logs_exec_and_settings(make_cluster, tmp_path: Path) 
     assert "client" in result.stdout
 
 
-def test_down_after_state_dir_lost_and_supervisor_killed(make_cluster) -> None:
+def test_down_after_state_dir_lost_and_supervisor_killed(
+    make_cluster: Callable[..., Cluster],
+) -> None:
     cluster = make_cluster(
         f"""
         services:
@@ -460,7 +468,7 @@ def test_down_after_state_dir_lost_and_supervisor_killed(make_cluster) -> None:
         """
     )
     cluster.up()
-    pids = [s.pid for s in cluster.status().values()]
+    pids = [s.pid for s in cluster.status().values() if s.pid is not None]
     supervisor = find_supervisors(cluster.project)
     assert len(supervisor) == 1
     os.kill(supervisor[0], signal.SIGKILL)  # kill -9 of squall's own process
@@ -486,7 +494,9 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def test_backend_choice_from_the_file_and_for_existing_clusters(make_cluster) -> None:
+def test_backend_choice_from_the_file_and_for_existing_clusters(
+    make_cluster: Callable[..., Cluster],
+) -> None:
     cluster = make_cluster(
         f"""
         x-squall: {{backend: netns}}
@@ -508,7 +518,7 @@ def test_backend_choice_from_the_file_and_for_existing_clusters(make_cluster) ->
     assert leftovers(cluster.project) == []
 
 
-def test_up_refuses_clearly_and_leaves_nothing(make_cluster) -> None:
+def test_up_refuses_clearly_and_leaves_nothing(make_cluster: Callable[..., Cluster]) -> None:
     from squall.errors import BackendError
 
     nothing = make_cluster("services:\n  a: {image: x}\n")
@@ -549,7 +559,9 @@ def test_up_refuses_clearly_and_leaves_nothing(make_cluster) -> None:
     assert {n: s.state for n, s in sick.status().items()} == {"app": "created", "db": "running"}
 
 
-def test_kill_9_of_squall_mid_up_then_down_leaves_nothing(make_cluster) -> None:
+def test_kill_9_of_squall_mid_up_then_down_leaves_nothing(
+    make_cluster: Callable[..., Cluster],
+) -> None:
     services = "\n".join(
         f"          s{i}: {{image: x, command: {IDLE}, networks: [n{i % 3}]}}" for i in range(30)
     )
