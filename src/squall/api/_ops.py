@@ -85,7 +85,7 @@ def probe(ops: Operations, body: ProbeBody) -> dict[str, Any]:
     )
     report = ops.probe(request).to_dict()
     report["time"] = events.utc_now()
-    write_atomic(ops.session.state.ensure() / PROBE_FILE, json.dumps(report))
+    write_atomic(ops.session.state.ensure() / PROBE_FILE, json.dumps(report), mode=0o600)
     return report
 
 

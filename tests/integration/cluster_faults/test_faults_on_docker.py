@@ -365,7 +365,7 @@ def test_killed_shaper_does_not_black_hole_and_fast_recovers(squall: SquallRunne
         (["shape", "a", "--loss", "120%"], "--loss 120%: must be between 0% and 100%"),
         (["shape", "nosuch", "--delay", "10ms"], "no service 'nosuch'"),
         (["shape", "a", "--delay", "10ms", "--to", "10.0.0.0/33"], "--to 10.0.0.0/33"),
-        (["partition", "a", "nosuch"], "unknown service nosuch"),
+        (["partition", "a", "nosuch"], "no service 'nosuch'"),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(
