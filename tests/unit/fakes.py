@@ -32,14 +32,7 @@ class FakeBackend(Backend):
     services: dict[str, dict[str, ServiceState]] = field(default_factory=dict)
     calls: list[tuple[str, ...]] = field(default_factory=list)
 
-    def up(
-        self,
-        spec: ClusterSpec,
-        *,
-        build: bool = False,
-        force: bool = False,
-        progress: Progress | None = None,
-    ) -> None:
+    def _up(self, spec: ClusterSpec, build: bool, force: bool, progress: Progress) -> None:
         self.calls.append(("up", spec.name))
         project = self.services.setdefault(spec.name, {})
         for i, s in enumerate(spec.services):
@@ -53,14 +46,7 @@ class FakeBackend(Backend):
             if progress:
                 progress.step(s.name, "started", done=True)
 
-    def down(
-        self,
-        project: str,
-        *,
-        volumes: bool = False,
-        images: bool = False,
-        progress: Progress | None = None,
-    ) -> None:
+    def _down(self, project: str, volumes: bool, images: bool, progress: Progress) -> None:
         self.calls.append(("down", project))
         self.services.pop(project, None)
 

@@ -70,6 +70,18 @@ class NetworkState:
     services: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Waits:
+    """How long a backend waits on services, in seconds: the same knobs on every backend."""
+
+    stop: float = 10.0
+    """What `stop`, `restart` and `down` give a service before SIGKILL."""
+    health: float | None = None
+    """Upper bound on waiting for `service_healthy`; by default from its healthcheck."""
+    completion: float = 600.0
+    """Upper bound on waiting for `service_completed_successfully`."""
+
+
 class Progress(Protocol):
     """Receives one line per step of long work (`up`, `down`, image builds)."""
 
@@ -86,7 +98,9 @@ class Backend(abc.ABC):
 
     name: str
 
-    @abc.abstractmethod
+    def __init__(self, waits: Waits | None = None) -> None:
+        self.waits = waits or Waits()
+
     def up(
         self,
         spec: ClusterSpec,
@@ -99,8 +113,11 @@ class Backend(abc.ABC):
 
         Idempotent: what already exists and matches is left alone; `force` recreates.
         """
+        self._up(spec, build, force, progress or SilentProgress())
 
     @abc.abstractmethod
+    def _up(self, spec: ClusterSpec, build: bool, force: bool, progress: Progress) -> None: ...
+
     def down(
         self,
         project: str,
@@ -111,6 +128,10 @@ class Backend(abc.ABC):
     ) -> None:
         """Remove every container and network labelled with `project` (volumes too);
         with `images`, the images built for its `build:` services as well."""
+        self._down(project, volumes, images, progress or SilentProgress())
+
+    @abc.abstractmethod
+    def _down(self, project: str, volumes: bool, images: bool, progress: Progress) -> None: ...
 
     @abc.abstractmethod
     def status(self, project: str) -> list[ServiceState]:

@@ -29,7 +29,7 @@ from squall.runtime.base import (
     NetworkState,
     Progress,
     ServiceState,
-    SilentProgress,
+    Waits,
 )
 from squall.runtime.docker import naming
 from squall.runtime.docker.engine import JSON, DockerEngine
@@ -48,26 +48,14 @@ class DockerBackend(Backend):
 
     Args:
         engine: the low-level engine access (default: from `DOCKER_HOST`/the socket).
-        stop_timeout: seconds `stop` and `restart` give a container before SIGKILL.
-        health_timeout: upper bound on waiting for `service_healthy`, in seconds; by
-            default derived from the dependency's own healthcheck timings.
-        completion_timeout: upper bound on waiting for `service_completed_successfully`.
+        waits: how long `stop`/`restart` and dependencies are waited for.
     """
 
     name = "docker"
 
-    def __init__(
-        self,
-        engine: DockerEngine | None = None,
-        *,
-        stop_timeout: int = 10,
-        health_timeout: float | None = None,
-        completion_timeout: float = 600.0,
-    ) -> None:
+    def __init__(self, engine: DockerEngine | None = None, waits: Waits | None = None) -> None:
+        super().__init__(waits)
         self._engine = engine or DockerEngine()
-        self.stop_timeout = stop_timeout
-        self.health_timeout = health_timeout
-        self.completion_timeout = completion_timeout
 
     @property
     def engine(self) -> DockerEngine:
@@ -78,17 +66,8 @@ class DockerBackend(Backend):
 
     # -- up ------------------------------------------------------------------------------
 
-    def up(
-        self,
-        spec: ClusterSpec,
-        *,
-        build: bool = False,
-        force: bool = False,
-        progress: Progress | None = None,
-    ) -> None:
-        """Create what is missing and start everything in `depends_on` order.
-
-        Idempotent: a container whose create request (config, networks, image id) hashes
+    def _up(self, spec: ClusterSpec, build: bool, force: bool, progress: Progress) -> None:
+        """Idempotent: a container whose create request (config, networks, image id) hashes
         to its `io.squall.config-hash` label is only started if it is not running;
         otherwise, or with `force`, it is recreated. Volumes and networks that exist are
         reused.
@@ -99,29 +78,12 @@ class DockerBackend(Backend):
             BackendError: the engine refused something, an external network or volume
                 is absent, or a dependency never became healthy / did not complete.
         """
-        run = UpRun(
-            self._engine,
-            spec,
-            progress or SilentProgress(),
-            force=force,
-            health_timeout=self.health_timeout,
-            completion_timeout=self.completion_timeout,
-        )
-        run.run(build=build)
+        UpRun(self._engine, spec, progress, force=force, waits=self.waits).run(build=build)
 
     # -- down ----------------------------------------------------------------------------
 
-    def down(
-        self,
-        project: str,
-        *,
-        volumes: bool = False,
-        images: bool = False,
-        progress: Progress | None = None,
-    ) -> None:
-        """Remove every container and network labelled with `project` (volumes too).
-
-        Works without the cluster file. Containers are force-removed with their
+    def _down(self, project: str, volumes: bool, images: bool, progress: Progress) -> None:
+        """Works without the cluster file. Containers are force-removed with their
         anonymous volumes; named volumes only with `volumes=True`; with `images=True`
         every image built for the project (found by label: the current ones and the
         untagged ones that rebuilds replaced). Everything that can be removed is;
@@ -130,7 +92,7 @@ class DockerBackend(Backend):
         Raises:
             BackendError: something labelled with `project` could not be removed.
         """
-        progress = SerialProgress(progress or SilentProgress())
+        progress = SerialProgress(progress)
         labels = naming.project_filter(project)
         failures: list[str] = []
 
@@ -265,9 +227,9 @@ class DockerBackend(Backend):
             if action is Action.START:
                 engine.start(ident, name)
             elif action is Action.STOP:
-                engine.stop(ident, self.stop_timeout, name)
+                engine.stop(ident, int(self.waits.stop), name)
             elif action is Action.RESTART:
-                engine.restart(ident, self.stop_timeout, name)
+                engine.restart(ident, int(self.waits.stop), name)
             elif action is Action.KILL:
                 engine.kill(ident, signal, name)
             elif action is Action.PAUSE:

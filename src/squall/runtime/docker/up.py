@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from squall.errors import BackendError, ImageMissing
-from squall.runtime.base import Progress
+from squall.runtime.base import Progress, Waits
 from squall.runtime.docker import naming
 from squall.runtime.docker.create import ContainerRequest, container_request
 from squall.runtime.docker.engine import JSON, DockerEngine
@@ -40,9 +40,7 @@ class UpRun:
     spec: ClusterSpec
     progress: Progress
     force: bool = False
-    health_timeout: float | None = None
-    """Upper bound on waiting for `service_healthy` (default: from the healthcheck)."""
-    completion_timeout: float = 600.0
+    waits: Waits = field(default_factory=Waits)
     network_names: dict[str, str] = field(default_factory=dict)
     volume_names: dict[str, str] = field(default_factory=dict)
     images: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -342,7 +340,7 @@ class UpRun:
                 "healthy (add a healthcheck or use condition: service_started)",
                 service=service,
             )
-        timeout = self.health_timeout or _health_budget(check)
+        timeout = self.waits.health or _health_budget(check)
         deadline = time.monotonic() + timeout
         while True:
             state = info.get("State") or {}
@@ -369,7 +367,7 @@ class UpRun:
             info = self._inspect(service, ident)
 
     def _wait_completed(self, service: str, ident: str) -> None:
-        deadline = time.monotonic() + self.completion_timeout
+        deadline = time.monotonic() + self.waits.completion
         while True:
             state = self._inspect(service, ident).get("State") or {}
             if state.get("Status") in ("exited", "dead"):
@@ -382,7 +380,7 @@ class UpRun:
                 )
             if time.monotonic() > deadline:
                 raise BackendError(
-                    f"service {service!r} did not complete within {self.completion_timeout:g}s",
+                    f"service {service!r} did not complete within {self.waits.completion:g}s",
                     service=service,
                 )
             self.pause(POLL_INTERVAL)

@@ -41,6 +41,7 @@ from squall.runtime.base import (
     Progress,
     ServiceState,
     SilentProgress,
+    Waits,
 )
 from squall.runtime.netns import naming
 from squall.runtime.netns.actions import acted, is_active, settled, signal_number
@@ -88,27 +89,17 @@ class NetnsBackend(Backend):
         state_root: where clusters' state directories are (default: the same as the
             session's, `$SQUALL_STATE_DIR` or `~/.local/state/squall`); logs and the
             supervisor's files go to `<state_root>/<project>/netns/`.
-        stop_timeout: seconds `stop`/`restart`/`down` give a service before SIGKILL.
-        health_timeout: upper bound on waiting for `service_healthy` (default: derived
-            from the healthchecks' own timings, as on Docker).
+        waits: how long `stop`/`restart`/`down` and dependencies are waited for.
         log: receives every `ip`/`iptables` command (`-v`).
     """
 
     name = "netns"
 
     def __init__(
-        self,
-        state_root: Path | None = None,
-        *,
-        stop_timeout: float = 10.0,
-        health_timeout: float | None = None,
-        completion_timeout: float = 600.0,
-        log: Log | None = None,
+        self, state_root: Path | None = None, waits: Waits | None = None, log: Log | None = None
     ) -> None:
+        super().__init__(waits)
         self._state_root = state_root
-        self.stop_timeout = stop_timeout
-        self.health_timeout = health_timeout
-        self.completion_timeout = completion_timeout
         self._kernel = Kernel(log)
 
     @property
@@ -120,17 +111,8 @@ class NetnsBackend(Backend):
 
     # -- up ------------------------------------------------------------------------------
 
-    def up(
-        self,
-        spec: ClusterSpec,
-        *,
-        build: bool = False,
-        force: bool = False,
-        progress: Progress | None = None,
-    ) -> None:
-        """Create what is missing, then start every service in `depends_on` order.
-
-        Idempotent: existing namespaces, bridges, veths and addresses are kept; running
+    def _up(self, spec: ClusterSpec, build: bool, force: bool, progress: Progress) -> None:
+        """Idempotent: existing namespaces, bridges, veths and addresses are kept; running
         services whose command, environment, healthcheck or ports are unchanged are left
         alone, changed ones restart, stopped ones start. `force` restarts every service.
         `build` has no meaning here (there are no images).
@@ -141,7 +123,6 @@ class NetnsBackend(Backend):
                 became healthy / did not complete.
         """
         require_root()
-        progress = progress or SilentProgress()
         project = spec.name
         graph.start_order(spec)  # cycles are a SpecError before anything is made
         placements = {s.name: placement(project, s) for s in spec.services}
@@ -211,7 +192,7 @@ class NetnsBackend(Backend):
                 if name not in known:  # left alone, like the Docker backend; `down` removes it
                     progress.step(name, "not in the cluster file (left alone; `down` removes it)")
                     services[name] = old
-        config = SupervisorConfig(project, stop_timeout=self.stop_timeout, services=services)
+        config = SupervisorConfig(project, stop_timeout=self.waits.stop, services=services)
         self._start(paths, config, spec, early, progress)
 
     def _build_network(
@@ -290,11 +271,11 @@ class NetnsBackend(Backend):
                 target = spec.service(dependency.service)
                 if dependency.condition == "service_healthy" and target and target.healthcheck:
                     check = target.healthcheck
-                    budget += self.health_timeout or (
+                    budget += self.waits.health or (
                         check.start_period + (check.interval + check.timeout) * (check.retries + 1)
                     )
                 elif dependency.condition == "service_completed_successfully":
-                    budget += self.completion_timeout
+                    budget += self.waits.completion
         return budget
 
     # -- host rules ----------------------------------------------------------------------
@@ -316,14 +297,7 @@ class NetnsBackend(Backend):
 
     # -- down ----------------------------------------------------------------------------
 
-    def down(
-        self,
-        project: str,
-        *,
-        volumes: bool = False,
-        images: bool = False,
-        progress: Progress | None = None,
-    ) -> None:
+    def _down(self, project: str, volumes: bool, images: bool, progress: Progress) -> None:
         """Stop every service, then remove namespaces, veths, bridges and rules.
 
         `volumes` and `images` have nothing to act on: this backend builds no images and
@@ -337,7 +311,6 @@ class NetnsBackend(Backend):
             BackendError: something of the project is still there afterwards.
         """
         require_root()
-        progress = progress or SilentProgress()
         paths = self.paths(project)
         supervisors = set(find_supervisors(project))
         pid = running_supervisor(paths, project)
@@ -345,7 +318,7 @@ class NetnsBackend(Backend):
             supervisors.add(pid)
         for supervisor in sorted(supervisors):
             progress.step(project, f"stopping services (supervisor {supervisor})")
-            stop_supervisor(supervisor, self.stop_timeout + 3.0)
+            stop_supervisor(supervisor, self.waits.stop + 3.0)
         topology = Topology.from_kernel(project, self._kernel.links(), netns_names())
         self._kill_namespaces(project, topology.namespaces, progress)
         # Namespaces first: the kernel then destroys their veths in one batch, which is
@@ -506,7 +479,7 @@ class NetnsBackend(Backend):
             project,
             report.pid,
             lambda r: settled(r, changed, services, action),
-            self.stop_timeout + 10.0,
+            self.waits.stop + 10.0,
         )
 
     # -- ad-hoc networks (`squall net`) --------------------------------------------------

@@ -27,7 +27,7 @@ import pytest
 
 from squall.faults.model import Shape
 from squall.faults.partition import groups_partition
-from squall.runtime.base import Action, ServiceState
+from squall.runtime.base import Action, ServiceState, Waits
 from squall.runtime.netns import naming
 from squall.runtime.netns.backend import NetnsBackend
 from squall.runtime.netns.config import SupervisorConfig, find_supervisors
@@ -132,7 +132,7 @@ def make_cluster(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
         file = directory / "compose.yaml"
         file.write_text(textwrap.dedent(compose))
         state = tmp_path / "state"
-        cluster = Cluster(project, file, NetnsBackend(state, stop_timeout=3), state)
+        cluster = Cluster(project, file, NetnsBackend(state, Waits(stop=3)), state)
         made.append(cluster)
         return cluster
 

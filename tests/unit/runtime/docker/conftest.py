@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from squall.runtime.base import Waits
 from squall.runtime.docker.backend import DockerBackend
 from squall.runtime.docker.engine import DockerEngine
 from tests.unit.runtime.docker.fake_engine import FakeEngine, serving
@@ -28,7 +29,7 @@ def fake() -> Iterator[Fake]:
     directory = Path(tempfile.mkdtemp(prefix="sqfake", dir="/tmp"))
     try:
         with serving(directory) as (engine, url):
-            backend = DockerBackend(DockerEngine(url, timeout=10), health_timeout=5)
+            backend = DockerBackend(DockerEngine(url, timeout=10), Waits(health=5))
             yield Fake(engine, backend, url)
             backend.close()
     finally:
