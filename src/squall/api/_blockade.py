@@ -19,7 +19,8 @@ same status codes (see `_errors`), messages as one line of plain text. Differenc
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -34,6 +35,8 @@ from squall.ops import requests as req
 from squall.ops.blockade import ChaosOptionError
 from squall.ops.operations import Operations
 from squall.runtime.base import Action
+
+Route = TypeVar("Route", bound=Callable[..., Coroutine[Any, Any, Any]])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A body without what the route needs, or a blockade that exists."},
@@ -92,6 +95,26 @@ def _field(body: Any, key: str, kind: type, what: str) -> Any:
     if not isinstance(value, kind):
         raise BlockadeBadRequest(f"{key!r} must be {what}")
     return value
+
+
+def _choice(body: Any, key: str, choices: Sequence[str], what: str) -> str:
+    value: str = _field(body, key, str, what)
+    if value not in choices:
+        raise BlockadeBadRequest(f"{value!r} is not {what} ({', '.join(choices)})")
+    return value
+
+
+def _post_to_names(path: str, key: str, choices: Sequence[str]) -> Callable[[Route], Route]:
+    """A change whose body names one of `choices` under `key` and the containers."""
+    return router.post(
+        path,
+        dependencies=CHANGE,
+        status_code=204,
+        responses=NO_CONTENT,
+        openapi_extra=_documented(
+            {key: {"enum": list(choices)}, "container_names": NAMES}, [key, "container_names"]
+        ),
+    )
 
 
 def _names(body: Any) -> tuple[str, ...]:
@@ -198,16 +221,7 @@ async def destroy(ctx: Context, name: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post(
-    "/{name}/action",
-    dependencies=CHANGE,
-    status_code=204,
-    responses=NO_CONTENT,
-    openapi_extra=_documented(
-        {"command": {"enum": list(BLOCKADE_ACTIONS)}, "container_names": NAMES},
-        ["command", "container_names"],
-    ),
-)
+@_post_to_names("/{name}/action", "command", BLOCKADE_ACTIONS)
 async def action(
     ctx: Context,
     name: str,
@@ -217,9 +231,7 @@ async def action(
     """`{"command": "start|stop|restart|kill", "container_names": [...]}`."""
     body = await _body(request)
     ctx.check_name(name)
-    command = _field(body, "command", str, "an action")
-    if command not in BLOCKADE_ACTIONS:
-        raise BlockadeBadRequest(f"{command!r} is not an action ({', '.join(BLOCKADE_ACTIONS)})")
+    command = _choice(body, "command", BLOCKADE_ACTIONS, "an action")
     change = req.ActionRequest(
         Action(command), req.Targets(_names(body)), signal if command == "kill" else None
     )
@@ -227,24 +239,13 @@ async def action(
     return Response(status_code=204)
 
 
-@router.post(
-    "/{name}/network_state",
-    dependencies=CHANGE,
-    status_code=204,
-    responses=NO_CONTENT,
-    openapi_extra=_documented(
-        {"network_state": {"enum": list(NETWORK_STATES)}, "container_names": NAMES},
-        ["network_state", "container_names"],
-    ),
-)
+@_post_to_names("/{name}/network_state", "network_state", NETWORK_STATES)
 async def network_state(ctx: Context, name: str, request: Request) -> Response:
     """`{"network_state": "fast|slow|flaky|duplicate", "container_names": [...]}`."""
     body = await _body(request)
     ctx.check_name(name)
-    state = _field(body, "network_state", str, "a network state")
-    if state not in NETWORK_STATES:
-        raise BlockadeBadRequest(f"{state!r} is not a network state ({', '.join(NETWORK_STATES)})")
-    change = req.PresetRequest(state, req.Targets(_names(body)))
+    state = _choice(body, "network_state", NETWORK_STATES, "a network state")
+    change = req.PresetRequest(cast(req.PresetChoice, state), req.Targets(_names(body)))
     await ctx.run(lambda: ctx.ops(name).run(change))
     return Response(status_code=204)
 

@@ -132,7 +132,7 @@ def _network(name: str, node: Node, warnings: list[str]) -> NetworkSpec:
             if "subnet" in config:
                 subnets.append(_subnet(config["subnet"]))
             if "gateway" in config and gateway is None:
-                gateway = _address(config["gateway"])
+                gateway = config["gateway"].ip_address()
     return NetworkSpec(
         name=name,
         location=node.key_location,
@@ -195,15 +195,6 @@ def _subnet(node: Node) -> str:
         ipaddress.ip_network(text, strict=False)
     except ValueError:
         node.fail(f"{text!r} is not a subnet (expected CIDR such as 172.20.0.0/24)")
-    return text
-
-
-def _address(node: Node) -> str:
-    text = node.text()
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        node.fail(f"{text!r} is not an IP address")
     return text
 
 

@@ -9,6 +9,7 @@ tree and each still names its own file.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -138,6 +139,14 @@ class Node:
         if not math.isfinite(number) or abs(number) > INT_MAX:
             self.fail(f"{value} is out of range")
         return number
+
+    def ip_address(self) -> str:
+        text = self.text()
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            self.fail(f"{text!r} is not an IP address")
+        return text
 
     def boolean(self) -> bool:
         """A boolean; strings such as "true" count because interpolation yields strings."""

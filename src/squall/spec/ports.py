@@ -107,7 +107,7 @@ def _long_port(node: Node, warnings: list[str]) -> list[PortMapping]:
         published = ports[0] or None
     host_ip = None
     if "host_ip" in entries:
-        host_ip = _host_ip(entries["host_ip"])
+        host_ip = entries["host_ip"].ip_address()
     protocol = "tcp"
     if "protocol" in entries:
         protocol = entries["protocol"].text().lower()
@@ -120,15 +120,6 @@ def _long_port(node: Node, warnings: list[str]) -> list[PortMapping]:
         protocol=cast(Protocol, protocol),
     )
     return [mapping]
-
-
-def _host_ip(node: Node) -> str:
-    text = node.text()
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        node.fail(f"{text!r} is not an IP address")
-    return text
 
 
 def _split_port_parts(body: str, text: str) -> tuple[str | None, str, str]:

@@ -288,19 +288,22 @@ def _file_mount(mount: FileMount) -> Data:
 
 
 def _named(entry: NetworkSpec | VolumeSpec, project: str) -> Data:
-    """`name` as Compose shows it (the declared one, else `<project>_<key>`), and
-    `external` when the engine already has it."""
+    """`name` as Compose shows it (the declared one, else `<project>_<key>`), then
+    `external` when the engine already has it, else the driver that makes it."""
     name = entry.external_name or entry.declared_name
     if name is None:
         name = entry.name if entry.external else f"{project}_{entry.name}"
-    return {"name": name, "external": True} if entry.external else {"name": name}
+    return (
+        {"name": name, "external": True}
+        if entry.external
+        else {"name": name, "driver": entry.driver}
+    )
 
 
 def _network(network: NetworkSpec, project: str) -> Data:
     out = _named(network, project)
     if network.external:
         return out
-    out["driver"] = network.driver
     if network.subnets:
         configs: list[Data] = [{"subnet": subnet} for subnet in network.subnets]
         if network.gateway:
@@ -321,10 +324,7 @@ def _network(network: NetworkSpec, project: str) -> Data:
 
 def _volume(volume: VolumeSpec, project: str) -> Data:
     out = _named(volume, project)
-    if volume.external:
-        return out
-    out["driver"] = volume.driver
-    if volume.labels:
+    if volume.labels and not volume.external:
         out["labels"] = dict(volume.labels)
     return out
 
