@@ -108,11 +108,17 @@ def parse_service(name: str, node: Node, context: ServiceContext) -> ServiceSpec
         links=tuple(_read(entries, "links", lambda n: _links(n, context), [])),
         healthcheck=_read(entries, "healthcheck", lambda n: _healthcheck(n, context), None),
         hostname=_text(entries, "hostname"),
-        container_name=_container_name(entries.get("container_name")),
+        container_name=_matching(
+            entries.get("container_name"), _CONTAINER_NAME, "invalid container name {!r}"
+        ),
         cap_add=tuple(_read(entries, "cap_add", Node.texts, [])),
         cap_drop=tuple(_read(entries, "cap_drop", Node.texts, [])),
         privileged=_flag(entries, "privileged"),
-        restart=_restart(entries.get("restart")),
+        restart=_matching(
+            entries.get("restart"),
+            _RESTART,
+            "unknown restart policy {!r} (expected no, always, on-failure[:N] or unless-stopped)",
+        ),
         labels=_read(entries, "labels", key_values, {}),
         working_dir=_text(entries, "working_dir"),
         user=_text(entries, "user"),
@@ -405,25 +411,14 @@ def _profiles(node: Node) -> list[str]:
     return result
 
 
-def _container_name(node: Node | None) -> str | None:
+def _matching(node: Node | None, pattern: re.Pattern[str], wrong: str) -> str | None:
+    """An optional text that must match `pattern`; `wrong` words the error ({!r} = it)."""
     if node is None or node.value is None:
         return None
-    name = node.text()
-    if not _CONTAINER_NAME.match(name):
-        node.fail(f"invalid container name {name!r}")
-    return name
-
-
-def _restart(node: Node | None) -> str | None:
-    if node is None or node.value is None:
-        return None
-    policy = node.text()
-    if not _RESTART.match(policy):
-        node.fail(
-            f"unknown restart policy {policy!r} "
-            "(expected no, always, on-failure[:N] or unless-stopped)"
-        )
-    return policy
+    text = node.text()
+    if not pattern.match(text):
+        node.fail(wrong.format(text))
+    return text
 
 
 def _extra_hosts(node: Node) -> list[str]:
