@@ -28,23 +28,10 @@ from squall.errors import ServiceNotFound
 from squall.events import Actor, Event
 from squall.faults.desired import ShapeEntry
 from squall.faults.model import Partition
+from squall.ops import requests as req
 from squall.ops.fields import ShapeFields
 from squall.ops.opening import Where
 from squall.ops.operations import Operations
-from squall.ops.requests import (
-    ActionRequest,
-    DownRequest,
-    HealRequest,
-    JoinRequest,
-    PartitionRequest,
-    PresetChoice,
-    PresetRequest,
-    ProbeRequest,
-    RestoreRequest,
-    ShapeRequest,
-    Targets,
-    UpRequest,
-)
 from squall.probe import DEFAULT_COUNT, DEFAULT_THROUGHPUT_SECONDS, DEFAULT_TIMEOUT, ProbeReport
 from squall.runtime.base import Action, Backend, ServiceState
 from squall.session import Session
@@ -138,11 +125,11 @@ class Cluster:
 
     def up(self, *, build: bool = False, force: bool = False) -> None:
         """Create and start everything (`squall up`); idempotent."""
-        self.ops.run(UpRequest(build=build, force=force))
+        self.ops.run(req.UpRequest(build=build, force=force))
 
     def down(self, *, volumes: bool = False, images: bool = False) -> None:
         """Remove containers, networks and every rule (`squall down [-v] [--rmi local]`)."""
-        self.ops.run(DownRequest(volumes=volumes, images=images))
+        self.ops.run(req.DownRequest(volumes=volumes, images=images))
 
     def status(self) -> ClusterStatus:
         """Services, their addresses and the faults in force (the kernel read when root)."""
@@ -179,7 +166,7 @@ class Cluster:
         return self.ops.events()
 
     def _act(self, services: Services | None, action: Action, signal: str | None = None) -> None:
-        self.ops.run(ActionRequest(action, Targets.of(services), signal))
+        self.ops.run(req.ActionRequest(action, req.Targets.of(services), signal))
 
     def start(self, services: Services | None = None) -> None:
         """Start services (None: all)."""
@@ -204,10 +191,10 @@ class Cluster:
 
     def shape(self, services: Services, **options: Unpack[ShapeFields]) -> None:
         """`squall shape`: e.g. `c.shape("a", delay="100ms", jitter="10ms", to=["b"])`."""
-        self.ops.run(ShapeRequest(Targets.of(services), options))
+        self.ops.run(req.ShapeRequest(req.Targets.of(services), options))
 
-    def _preset(self, name: PresetChoice, services: Services | None) -> None:
-        self.ops.run(PresetRequest(name, Targets.of(services)))
+    def _preset(self, name: req.PresetChoice, services: Services | None) -> None:
+        self.ops.run(req.PresetRequest(name, req.Targets.of(services)))
 
     def slow(self, services: Services) -> None:
         """Blockade's slow (delay from the file's presets)."""
@@ -234,7 +221,7 @@ class Cluster:
         """`squall partition`: `c.partition(["a"], ["b", "c"])`, `one_way=True` with two
         groups, `random=True`, or one of Jepsen's shapes (`shape="majorities-ring"`).
         Replaces the partition in force; returns the one applied."""
-        request = PartitionRequest(
+        request = req.PartitionRequest(
             groups=tuple(_group(g) for g in groups),
             one_way=one_way,
             random=random,
@@ -247,17 +234,17 @@ class Cluster:
 
     def isolate(self, *services: str) -> Partition:
         """Cut each named service off from all others."""
-        made = self.ops.run(PartitionRequest(isolate=services)).partition
+        made = self.ops.run(req.PartitionRequest(isolate=services)).partition
         assert made is not None
         return made
 
     def join(self) -> None:
         """Heal every partition (shaping stays)."""
-        self.ops.run(JoinRequest())
+        self.ops.run(req.JoinRequest())
 
     def heal(self) -> None:
         """Join, remove all shaping, start stopped services and unpause paused ones."""
-        self.ops.run(HealRequest())
+        self.ops.run(req.HealRequest())
 
     @contextlib.contextmanager
     def partitioned(
@@ -274,19 +261,19 @@ class Cluster:
         try:
             yield cut
         finally:
-            self.ops.run(RestoreRequest(partition=before))
+            self.ops.run(req.RestoreRequest(partition=before))
 
     @contextlib.contextmanager
     def shaped(self, services: Services, **options: Unpack[ShapeFields]) -> Iterator[None]:
         """A shape for the body of a `with`; the services' shapes before come back on exit."""
-        names = self.ops.select(Targets.of(services))
+        names = self.ops.select(req.Targets.of(services))
         shapes = self.ops.shapes()
         before: dict[str, tuple[ShapeEntry, ...]] = {n: shapes.get(n, ()) for n in names}
         self.shape(names, **options)
         try:
             yield
         finally:
-            self.ops.run(RestoreRequest(shapes=before))
+            self.ops.run(req.RestoreRequest(shapes=before))
 
     # Measuring ------------------------------------------------------------------------
 
@@ -307,8 +294,8 @@ class Cluster:
             seconds = DEFAULT_THROUGHPUT_SECONDS
         elif throughput:
             seconds = float(throughput)
-        names = () if services is None else Targets.of(services).services
-        request = ProbeRequest(names, count=count, timeout=timeout, throughput_seconds=seconds)
+        names = () if services is None else req.Targets.of(services).services
+        request = req.ProbeRequest(names, count=count, timeout=timeout, throughput_seconds=seconds)
         return self.ops.probe(request)
 
 

@@ -12,19 +12,7 @@ import json
 from typing import Any
 
 from squall import events
-from squall.api._models import (
-    ActionBody,
-    Changed,
-    PartitionBody,
-    PresetBody,
-    PresetRoute,
-    ProbeBody,
-    ShapeBody,
-    ShapeView,
-    shape_fields_of,
-    targets_of,
-    to_request,
-)
+from squall.api import _models as models
 from squall.atomic import write_atomic
 from squall.errors import ServiceNotFound
 from squall.ops.operations import Operations
@@ -44,8 +32,8 @@ PROBE_FILE = "probe-latest.json"
 """The latest probe made through the API, kept for the dashboard's heat map."""
 
 
-def changed(result: Result) -> Changed:
-    return Changed(
+def changed(result: Result) -> models.Changed:
+    return models.Changed(
         what=result.what,
         services=list(result.services),
         message=result.message,
@@ -55,28 +43,30 @@ def changed(result: Result) -> Changed:
     )
 
 
-def run(ops: Operations, request: ChangeRequest) -> Changed:
+def run(ops: Operations, request: ChangeRequest) -> models.Changed:
     return changed(ops.run(request))
 
 
-def act(ops: Operations, body: ActionBody) -> Changed:
-    request = ActionRequest(Action(body.action), targets_of(body), body.signal)
+def act(ops: Operations, body: models.ActionBody) -> models.Changed:
+    request = ActionRequest(Action(body.action), models.targets_of(body), body.signal)
     return run(ops, request)
 
 
-def shape(ops: Operations, body: ShapeBody) -> Changed:
-    return run(ops, ShapeRequest(targets_of(body), shape_fields_of(body), body.dry_run))
+def shape(ops: Operations, body: models.ShapeBody) -> models.Changed:
+    return run(
+        ops, ShapeRequest(models.targets_of(body), models.shape_fields_of(body), body.dry_run)
+    )
 
 
-def preset(ops: Operations, name: PresetRoute, body: PresetBody) -> Changed:
-    return run(ops, PresetRequest(name, targets_of(body), body.dry_run))
+def preset(ops: Operations, name: models.PresetRoute, body: models.PresetBody) -> models.Changed:
+    return run(ops, PresetRequest(name, models.targets_of(body), body.dry_run))
 
 
-def partition(ops: Operations, body: PartitionBody) -> Changed:
-    return run(ops, to_request(body, PartitionRequest))
+def partition(ops: Operations, body: models.PartitionBody) -> models.Changed:
+    return run(ops, models.to_request(body, PartitionRequest))
 
 
-def probe(ops: Operations, body: ProbeBody) -> dict[str, Any]:
+def probe(ops: Operations, body: models.ProbeBody) -> dict[str, Any]:
     request = ProbeRequest(
         tuple(body.services),
         count=body.count,
@@ -102,11 +92,11 @@ class NoProbe(ServiceNotFound):
     """No probe was made through the API yet (404)."""
 
 
-def shapes(ops: Operations) -> dict[str, list[ShapeView]]:
+def shapes(ops: Operations) -> dict[str, list[models.ShapeView]]:
     """The shapes in force per service, with their peers (the dashboard draws links)."""
     return {
         service: [
-            ShapeView(
+            models.ShapeView(
                 description=entry.describe(),
                 origin=entry.origin,
                 to_services=list(entry.to_services),
