@@ -28,6 +28,7 @@ from squall.faults.controller import FaultEngine, FaultReport, PlannedNamespace
 from squall.faults.desired import DesiredFaults, ShapeEntry
 from squall.faults.model import Partition, PresetName, Shape, parse_preset
 from squall.faults.shaper.control import ShaperStatus
+from squall.linux.commands import Runner
 from squall.probe import DEFAULT_COUNT, DEFAULT_TIMEOUT, ProbeReport, probe
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
 from squall.spec.model import ClusterSpec, FaultPresets
@@ -57,6 +58,9 @@ class Session:
     """Receives every kernel command (`-v`)."""
     actor: events.Actor = field(default_factory=events.Actor)
     """Who the event log names for the changes made through this session."""
+    runner: Runner | None = None
+    """Runs the fault engine's kernel commands (default: one logging to `log`); tests
+    pass one with a `FailAt` hook."""
 
     @classmethod
     def create(
@@ -66,9 +70,11 @@ class Session:
         state_root: Path | None = None,
         log: Log | None = None,
         actor: events.Actor | None = None,
+        runner: Runner | None = None,
     ) -> Session:
         root = state_root if state_root is not None else default_state_root()
-        return cls(cluster, backend, StateDir(root, cluster.project), log, actor or events.Actor())
+        state = StateDir(root, cluster.project)
+        return cls(cluster, backend, state, log, actor or events.Actor(), runner)
 
     # The event log ------------------------------------------------------------------
 
@@ -231,20 +237,26 @@ class Session:
     # Faults --------------------------------------------------------------------------
 
     def _engine(self) -> FaultEngine:
-        return FaultEngine(self.project, self.state.ensure(), self.state.root, self.log)
+        return FaultEngine(
+            self.project, self.state.ensure(), self.state.root, self.log, self.runner
+        )
 
     def _desired(self) -> DesiredFaults:
         return DesiredFaults.load(self.state.path)
 
     def _apply(self, desired: DesiredFaults, *, dry_run: bool = False) -> list[PlannedNamespace]:
-        """Plan (and unless `dry_run`, apply and record) `desired` on the running services."""
+        """Plan (and unless `dry_run`, apply and record) `desired` on the running services.
+
+        All or nothing: if a step fails, the recorded faults are put back in force and
+        stay the record (`FaultRolledBack`).
+        """
         now = time.time()
         services = self.backend.status(self.project)
         engine = self._engine()
         if dry_run:
             return engine.plan(desired, services, now)
         desired = desired.active(now)
-        planned = engine.apply(desired, services, now)
+        planned = engine.apply(desired, services, now, previous=self._desired().active(now))
         desired.save(self.state.path)
         expiry.schedule(self.state.root, self.project, self.backend.name, desired.next_expiry())
         return planned
