@@ -140,7 +140,10 @@ class Session:
     def down(
         self, *, volumes: bool = False, images: bool = False, progress: Progress | None = None
     ) -> None:
-        with self._changing("down", values={"volumes": volumes, "images": images}):
+        # A cluster neither this state directory nor the backend knows leaves no log.
+        known = self.state.path.exists() or bool(self.backend.status(self.project))
+        values = {"volumes": volumes, "images": images}
+        with self._changing("down", values=values, record=known):
             expiry.cancel(self.state.path)
             self._engine().clear([])
             self.backend.down(self.project, volumes=volumes, images=images, progress=progress)
@@ -237,9 +240,8 @@ class Session:
     # Faults --------------------------------------------------------------------------
 
     def _engine(self) -> FaultEngine:
-        return FaultEngine(
-            self.project, self.state.ensure(), self.state.root, self.log, self.runner
-        )
+        # The engine creates the directory when it first writes: reads leave no trace.
+        return FaultEngine(self.project, self.state.path, self.state.root, self.log, self.runner)
 
     def _desired(self) -> DesiredFaults:
         return DesiredFaults.load(self.state.path)

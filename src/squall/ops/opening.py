@@ -21,6 +21,7 @@ from squall.runtime.base import Backend
 from squall.runtime.select import make_backend
 from squall.session import ClusterRef, Session
 from squall.spec.loader import ProjectRequest, find_cluster_file, load_cluster, load_project
+from squall.spec.project import checked_project_name
 from squall.state import StateDir
 
 Say = Callable[[str], None]
@@ -102,11 +103,12 @@ def resolve_cluster(
 
     Raises:
         SpecError: the file is missing (when needed) or wrong.
-        UsageError: a service named or scaled is not in the files.
+        UsageError: a service named or scaled is not in the files; the project name
+            has characters no name may have.
     """
     if _nothing_to_load(where, need_file):
         assert where.project is not None
-        return ClusterRef(where.project, None)
+        return ClusterRef(checked_project_name(where.project), None)
     try:
         spec = load_project(where.loading())
     except SpecError as exc:
@@ -114,7 +116,7 @@ def resolve_cluster(
             raise
         if warn is not None:
             warn(f"warning: {exc}; going on with -p {where.project} (found by label)")
-        return ClusterRef(where.project, None)
+        return ClusterRef(checked_project_name(where.project), None)
     if warn is not None:
         for warning in spec.warnings:
             warn(f"warning: {warning}")
