@@ -8,6 +8,7 @@ into a `Session`.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -158,6 +159,24 @@ def open_session(
     return Session.create(cluster, backend, where.state_root, log=log, actor=actor)
 
 
+def detached_parser(module: str, description: str | None) -> argparse.ArgumentParser:
+    """The command line of a detached process of one cluster (`python -m squall.expiry`,
+    `python -m squall.watcher`): where its cluster is, and its pidfile."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    parser.add_argument("--state-root", type=Path, required=True)
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--backend", required=True)
+    parser.add_argument("--pidfile", type=Path, required=True)
+    return parser
+
+
+def detached_where(args: argparse.Namespace) -> Where:
+    """The cluster a `detached_parser` command line names (found by name, no file)."""
+    return Where(
+        project=args.project, backend=args.backend, state_root=args.state_root, search=False
+    )
+
+
 def stored_file(state_root: Path, project: str) -> Path:
     """Where the file of a cluster created from a body lives (see `store_file`)."""
     return StateDir(state_root, project).path / STORED_FILE
@@ -192,6 +211,8 @@ def store_file(
 __all__ = [
     "STORED_FILE",
     "Where",
+    "detached_parser",
+    "detached_where",
     "open_backend",
     "open_session",
     "resolve_cluster",

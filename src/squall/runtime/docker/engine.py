@@ -260,6 +260,22 @@ class DockerEngine:
     def remove_image(self, ref: str, *, force: bool = True) -> None:
         _removed(f"removing image {ref}", lambda: self.api.remove_image(ref, force=force))
 
+    # -- events --------------------------------------------------------------------------
+
+    def events(self, filters: Mapping[str, Sequence[str]], since: float | None) -> Iterator[JSON]:
+        """`GET /events` from `since` on (None: from now), decoded; runs until the engine
+        closes the stream, then raises (the stream never ends while the engine is up)."""
+        with _translated("following the engine's events"):
+            # The engine reads `S.N` as seconds and N nanoseconds: always nine digits.
+            start = None if since is None else f"{since:.9f}"
+            stream = self.api.events(since=start, filters=dict(filters), decode=True)
+            try:
+                for event in stream:
+                    yield dict(event)
+            finally:
+                stream.close()
+        raise EngineUnavailable(f"the Docker Engine at {_engine_url()} closed its event stream")
+
     # -- containers ----------------------------------------------------------------------
 
     def containers(self, labels: Sequence[str]) -> list[JSON]:
