@@ -10,6 +10,7 @@ from squall.errors import SquallError
 from squall.events import Actor
 from squall.linux.procs import read_pid
 from squall.ops.opening import detached_parser, detached_where, open_session
+from squall.runtime.select import make_backend
 from squall.watcher import MODULE, claim
 from squall.watcher.loop import Watcher
 
@@ -23,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # another watcher of this cluster runs
     try:
         session = open_session(detached_where(args), actor=Actor("watcher"))
-        with session.backend:
-            Watcher(session, args.since).run()
+        with session.backend, make_backend(session.backend.name) as follow:
+            Watcher(session, args.since, follow).run()
     except SquallError as exc:
         print(f"squall watcher: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from squall.errors import ClusterBusy, SquallError
 from squall.linux.procs import read_pid
-from squall.runtime.base import ServiceChange
+from squall.runtime.base import Backend, ServiceChange
 from squall.session import Session
 from squall.watcher import PID_FILE, REPORT_FILE, WatcherReport
 
@@ -57,6 +57,9 @@ class Watcher:
 
     session: Session
     since: float
+    follow: Backend | None = None
+    """The backend whose changes the thread follows (default: the session's); a client
+    of its own keeps the stream apart from the repairs' calls."""
     clock: Callable[[], float] = time.time
     items: queue.Queue[Item] = field(default_factory=queue.Queue)
     report: WatcherReport = field(init=False)
@@ -70,9 +73,11 @@ class Watcher:
 
     def run(self) -> None:
         """Repair once, then on every change, until the watcher is no longer wanted."""
-        threading.Thread(target=self._follow, name="watch", daemon=True).start()
+        follower = threading.Thread(target=self._follow, name="watch", daemon=True)
+        follower.start()
         self.items.put(Resync("the watcher started"))
-        while self.wanted():
+        # Should the follower ever die, leave: the next command starts a whole watcher.
+        while follower.is_alive() and self.wanted():
             try:
                 item = self.items.get(timeout=TICK)
             except queue.Empty:
@@ -116,7 +121,7 @@ class Watcher:
     def _follow(self) -> None:
         """The thread: follow the backend's changes for ever, resuming after breaks."""
         since, failures = self.since, 0
-        backend, project = self.session.backend, self.session.project
+        backend, project = self.follow or self.session.backend, self.session.project
         while True:
             if failures:
                 # What happened while away is replayed from `since`; check the rest.

@@ -25,6 +25,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 
 from squall.errors import BackendError, EngineUnavailable, ImageMissing, SquallError
 
@@ -71,7 +72,12 @@ def _translated(what: str, service: str | None = None) -> Iterator[None]:
             f"{what}: the Docker Engine at {_engine_url()} did not answer in time ({exc})",
             service=service,
         ) from exc
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+    except (
+        docker.errors.DockerException,
+        requests.exceptions.RequestException,
+        urllib3.exceptions.HTTPError,  # a stream cut mid-chunk (the engine going away)
+        OSError,
+    ) as exc:
         if _is_unreachable(exc):
             raise EngineUnavailable(
                 f"cannot reach the Docker Engine at {_engine_url()}: {_short(exc)}"
