@@ -214,3 +214,30 @@ def test_a_failed_change_leaves_the_delay_in_force(squall: Lab) -> None:
         "squall: error: --rate 99999999999999999999tbit: at most 1000tbit"
     )
     assert rtt_ms(squall, "a", "b") >= 19.5
+
+
+def test_a_network_joined_outside_squall_is_cut_at_once(squall: Lab) -> None:
+    squall.squall("partition", "a", "b")
+    side = squall.engine.networks.create(f"{squall.squall.project}-side")
+    try:
+        for service in ("a", "b"):
+            side.connect(squall.container(service))
+        side.reload()
+
+        def side_ip(service: str) -> str:
+            info = squall.engine.api.inspect_container(squall.container(service))
+            return str(info["NetworkSettings"]["Networks"][side.name]["IPAddress"])
+
+        (a, _), (b, _) = squall.where("a"), squall.where("b")
+
+        def cut_on_side() -> bool:
+            return (
+                udp_delivered(a, b, side_ip("b"), wait=0.1) == 0
+                and udp_delivered(b, a, side_ip("a"), wait=0.1) == 0
+            )
+
+        eventually(cut_on_side, REPAIR_WITHIN)
+    finally:
+        for service in ("a", "b"):
+            side.disconnect(squall.container(service))
+        side.remove()
