@@ -9,6 +9,10 @@ iptables (`kernel-applied.json`, keyed by namespace path and cookie), so that th
 apply needs no `iptables-save`: the record is dropped before the kernel is touched and
 written again only once every namespace holds its plan, so a crash in between leaves no
 record to trust. The kernel layer checks each record as it uses it (see `kernel.apply`).
+
+`apply` is all or nothing: when any step fails (a command refused in one namespace,
+the shaper not applying its config), every namespace is read afresh and made to hold
+the faults in force before, the shaper too, and the error says nothing changed.
 """
 
 from __future__ import annotations
