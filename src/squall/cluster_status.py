@@ -11,10 +11,12 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from squall.errors import FaultDrift
 from squall.faults.desired import DesiredFaults
 from squall.faults.model import Partition
 from squall.faults.shaper.control import ShaperStatus
 from squall.runtime.base import ServiceState
+from squall.watcher import WatcherStatus
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,30 @@ class ClusterStatus:
     """None when no shape needs the userspace shaper."""
     kernel_checked: bool
     """False when the kernel could not be read (not root): drift is unknown."""
+    watcher: WatcherStatus | None = None
+    """The process that keeps faults in force across restarts (None: no faults)."""
+
+    @property
+    def drifted(self) -> tuple[str, ...]:
+        """Services whose kernel differs from their desired faults."""
+        return tuple(s.state.service for s in self.services if s.faults.drift)
+
+    def drift_error(self) -> FaultDrift | None:
+        """The one-line error for `status` when faults are not in force, saying what
+        repairs them; None when the kernel matches (or was not read)."""
+        if not self.drifted:
+            return None
+        watcher = self.watcher
+        by_watcher = (
+            f" (the watcher, pid {watcher.pid}, repairs a restarted service within a second)"
+            if watcher is not None and watcher.running
+            else ""
+        )
+        return FaultDrift(
+            f"faults not in force on {', '.join(self.drifted)}: `squall reconcile` repairs"
+            f" them{by_watcher}",
+            self.drifted,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +80,8 @@ class ClusterStatus:
             "partition": self.partition.to_dict(),
             "shaper": dataclasses.asdict(self.shaper) if self.shaper else None,
             "kernel_checked": self.kernel_checked,
+            "watcher": dataclasses.asdict(self.watcher) if self.watcher else None,
+            "drifted": list(self.drifted),
         }
 
 

@@ -19,6 +19,8 @@ The CLI catches `SquallError` once, prints `str(error)` (one line) and exits wit
     └── FaultError           a fault could not be planned, applied or read back
         ├── FaultUnsupported     this kernel lacks what the fault needs
         ├── KernelCommandFailed  a kernel command failed (argv, exit code, stderr)
+        ├── FaultRolledBack      a change failed half way; what was in force is back
+        ├── FaultDrift           the kernel no longer holds the faults in force (exit 3)
         └── ShaperError          the userspace shaper did not start or serve its config
 """
 
@@ -181,6 +183,28 @@ class KernelCommandFailed(FaultError):
             where = f" in {netns}" if netns else ""
             reason = f"{' '.join(argv)}{where}: {detail}"
         super().__init__(reason, netns=netns)
+
+
+class FaultRolledBack(FaultError):
+    """A fault change failed part way and the faults in force before it were put back
+    in every namespace and the shaper: nothing changed. `cause` is the step's error."""
+
+    def __init__(self, cause: SquallError) -> None:
+        self.cause = cause
+        netns = cause.netns if isinstance(cause, FaultError) else None
+        super().__init__(f"{cause}; nothing changed: the faults in force before are back", netns)
+
+
+class FaultDrift(FaultError):
+    """The kernel differs from the faults in force for `services` (a service restarted
+    outside Squall, a rule removed by hand): `squall status` exits with code 3 and says
+    what repairs it (`squall reconcile`)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, services: tuple[str, ...]) -> None:
+        self.services = services
+        super().__init__(message)
 
 
 class ShaperError(FaultError):

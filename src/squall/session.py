@@ -28,14 +28,24 @@ from squall.faults.controller import FaultEngine, FaultReport, PlannedNamespace
 from squall.faults.desired import DesiredFaults, ShapeEntry
 from squall.faults.model import Partition, PresetName, Shape, parse_preset
 from squall.faults.shaper.control import ShaperStatus
+from squall.linux.commands import Runner
 from squall.probe import DEFAULT_COUNT, DEFAULT_TIMEOUT, ProbeReport, probe
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
 from squall.spec.model import ClusterSpec, FaultPresets
 from squall.state import StateDir, default_state_root
+from squall.watcher import WatcherStatus, ensure_watcher, stop_watcher, watcher_status
 
 Log = Callable[[str], None]
 RESTARTING_ACTIONS = frozenset({Action.START, Action.RESTART, Action.UNPAUSE})
 """After these a service has a new namespace (or is back): its faults are re-applied."""
+
+
+@dataclass
+class _Entry:
+    """What `Session._changing` logs when the change is over."""
+
+    targets: Sequence[str]
+    record: bool
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,9 @@ class Session:
     """Receives every kernel command (`-v`)."""
     actor: events.Actor = field(default_factory=events.Actor)
     """Who the event log names for the changes made through this session."""
+    runner: Runner | None = None
+    """Runs the fault engine's kernel commands (default: one logging to `log`); tests
+    pass one with a `FailAt` hook."""
 
     @classmethod
     def create(
@@ -66,9 +79,11 @@ class Session:
         state_root: Path | None = None,
         log: Log | None = None,
         actor: events.Actor | None = None,
+        runner: Runner | None = None,
     ) -> Session:
         root = state_root if state_root is not None else default_state_root()
-        return cls(cluster, backend, StateDir(root, cluster.project), log, actor or events.Actor())
+        state = StateDir(root, cluster.project)
+        return cls(cluster, backend, state, log, actor or events.Actor(), runner)
 
     # The event log ------------------------------------------------------------------
 
@@ -80,21 +95,23 @@ class Session:
         values: Mapping[str, Any] | None = None,
         *,
         record: bool = True,
-    ) -> Iterator[None]:
+    ) -> Iterator[_Entry]:
         """Hold the lock for one change and log it (with its error, if it fails).
 
         Every change to a cluster goes through here, so the event log is complete; it is
-        written while the lock is held, so its order is the order of the changes.
+        written while the lock is held, so its order is the order of the changes. The
+        body may narrow what is logged through the entry it gets.
         """
+        entry = _Entry(targets, record)
         with self.state.locked(what):
             try:
-                yield
+                yield entry
             except BaseException as exc:
-                if record:
-                    self._record(events.make_event(self.actor, what, targets, values, exc))
+                if entry.record:
+                    self._record(events.make_event(self.actor, what, entry.targets, values, exc))
                 raise
-            if record:
-                self._record(events.make_event(self.actor, what, targets, values))
+            if entry.record:
+                self._record(events.make_event(self.actor, what, entry.targets, values))
 
     def _record(self, event: events.Event) -> None:
         events.append(self.state.ensure(), event)
@@ -128,13 +145,16 @@ class Session:
         values = {"build": build, "force": force}
         with self._changing("up", spec.service_names, values):
             self.backend.up(spec, build=build, force=force, progress=progress)
-            if not self._desired().is_empty:
-                self._apply(self._desired())
+            self._reapply()
 
     def down(
         self, *, volumes: bool = False, images: bool = False, progress: Progress | None = None
     ) -> None:
-        with self._changing("down", values={"volumes": volumes, "images": images}):
+        # A cluster neither this state directory nor the backend knows leaves no log.
+        known = self.state.path.exists() or bool(self.backend.status(self.project))
+        values = {"volumes": volumes, "images": images}
+        stop_watcher(self.state.path)  # first: it must not repair what down removes
+        with self._changing("down", values=values, record=known):
             expiry.cancel(self.state.path)
             self._engine().clear([])
             self.backend.down(self.project, volumes=volumes, images=images, progress=progress)
@@ -194,8 +214,13 @@ class Session:
     def act(self, services: Sequence[str], action: Action, *, signal: str | None = None) -> None:
         with self._changing(str(action), services, {"signal": signal} if signal else None):
             self.backend.act(self.project, services, action, signal=signal)
-            if action in RESTARTING_ACTIONS and not self._desired().is_empty:
-                self._apply(self._desired())
+            if action in RESTARTING_ACTIONS:
+                self._reapply()
+
+    def _reapply(self) -> None:
+        """After a change of namespaces or addresses: the recorded faults, again."""
+        if not self._desired().is_empty:
+            self._apply(self._desired())
 
     def logs(
         self, service: str, *, follow: bool = False, tail: int | None = None
@@ -222,32 +247,70 @@ class Session:
         self.select_services([service])
         with self._changing("net connect", [service], {"network": network}):
             self.backend.connect(self.project, network, service, aliases=aliases)
+            self._reapply()
 
     def disconnect(self, network: str, service: str) -> None:
         self.select_services([service])
         with self._changing("net disconnect", [service], {"network": network}):
             self.backend.disconnect(self.project, network, service)
+            self._reapply()
 
     # Faults --------------------------------------------------------------------------
 
     def _engine(self) -> FaultEngine:
-        return FaultEngine(self.project, self.state.ensure(), self.state.root, self.log)
+        # The engine creates the directory when it first writes: reads leave no trace.
+        return FaultEngine(self.project, self.state.path, self.state.root, self.log, self.runner)
 
     def _desired(self) -> DesiredFaults:
         return DesiredFaults.load(self.state.path)
 
     def _apply(self, desired: DesiredFaults, *, dry_run: bool = False) -> list[PlannedNamespace]:
-        """Plan (and unless `dry_run`, apply and record) `desired` on the running services."""
+        """Plan (and unless `dry_run`, apply and record) `desired` on the running services.
+
+        All or nothing: if a step fails, the recorded faults are put back in force and
+        stay the record (`FaultRolledBack`).
+        """
         now = time.time()
         services = self.backend.status(self.project)
         engine = self._engine()
         if dry_run:
             return engine.plan(desired, services, now)
         desired = desired.active(now)
-        planned = engine.apply(desired, services, now)
+        planned = engine.apply(desired, services, now, previous=self._desired().active(now))
         desired.save(self.state.path)
         expiry.schedule(self.state.root, self.project, self.backend.name, desired.next_expiry())
+        self._keep_watching(desired)
         return planned
+
+    def _keep_watching(self, desired: DesiredFaults) -> None:
+        """Faults in force need the watcher, so that they follow restarts: start it if
+        it is not running (the first fault, or it died)."""
+        if self.backend.watchable and not desired.is_empty:
+            ensure_watcher(self.state.root, self.project, self.backend.name)
+
+    def repair_faults(self, cause: str = "") -> list[str]:
+        """Make the kernel match the recorded faults where it no longer does (a service
+        restarted outside Squall); the services repaired. Logged only if any was.
+
+        Raises:
+            ClusterBusy: another command holds the lock (try again).
+            FaultError: the repair failed (the kernel was read afresh and stays as it was).
+        """
+        if not self.state.path.exists():
+            return []  # the cluster is gone (down)
+        values = {"cause": cause} if cause else None
+        with self._changing("reconcile", values=values, record=False) as entry:
+            now = time.time()
+            desired = self._desired().active(now)
+            if desired.is_empty:
+                return []
+            services = self.backend.status(self.project)
+            engine = self._engine()
+            drifted = [r.service for r in engine.inspect(desired, services, now) if r.drift]
+            if drifted:
+                entry.targets, entry.record = drifted, True
+                engine.apply(desired, services, now, previous=desired)
+            return drifted
 
     def _change(
         self,
@@ -261,9 +324,10 @@ class Session:
         with self._changing(command, targets, values, record=not dry_run):
             return self._apply(change(self._desired()), dry_run=dry_run)
 
-    def reconcile_faults(self) -> list[PlannedNamespace]:
-        """Make the kernel match the recorded desired state again (timers, recovery)."""
-        return self._change("reconcile", lambda d: d, dry_run=False)
+    def reconcile_faults(self, *, dry_run: bool = False) -> list[PlannedNamespace]:
+        """Make the kernel match the recorded desired state again, in every namespace
+        (timers, `squall reconcile`)."""
+        return self._change("reconcile", lambda d: d, dry_run=dry_run)
 
     def desired_faults(self) -> DesiredFaults:
         """The faults in force as recorded (without shapes whose duration ran out)."""
@@ -421,5 +485,18 @@ class Session:
                 )
             )
         return ClusterStatus(
-            self.project, tuple(services), desired.partition, shaper, kernel_checked=read_kernel
+            self.project,
+            tuple(services),
+            desired.partition,
+            shaper,
+            kernel_checked=read_kernel,
+            watcher=self._watcher_status(desired, restart=read_kernel),
         )
+
+    def _watcher_status(self, desired: DesiredFaults, *, restart: bool) -> WatcherStatus | None:
+        """The watcher, when faults are in force (restarted if it died and `restart`)."""
+        if desired.is_empty or not self.backend.watchable:
+            return None
+        if restart:
+            self._keep_watching(desired)
+        return watcher_status(self.state.path)

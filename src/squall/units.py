@@ -216,7 +216,10 @@ def parse_percent(text: str, flag: str = "") -> Percent:
         raise _fail(flag, text, "not a percentage (examples: 20%, 0.1%)")
     if not 0 <= number <= 100:
         raise _fail(flag, text, "must be between 0% and 100%")
-    return Percent(_to_int(number * _PPB_PER_PERCENT))
+    ppb = _to_int(number * _PPB_PER_PERCENT)
+    if number and not ppb:
+        raise _fail(flag, text, f"must be 0 or at least {Percent(1)}, the finest step")
+    return Percent(ppb)
 
 
 __all__ = [

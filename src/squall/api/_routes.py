@@ -39,6 +39,7 @@ from squall.ops.requests import (
     ChaosStopRequest,
     DownRequest,
     JoinRequest,
+    ReconcileRequest,
     UpRequest,
 )
 
@@ -193,6 +194,12 @@ async def set_partition(ctx: Context, name: Name, body: PartitionBody) -> Change
 async def join(ctx: Context, name: Name, dry_run: bool = False) -> Changed:
     """`squall join`: heal every partition (shapes stay)."""
     return await ctx.run(lambda: _ops.run(ctx.ops(name), JoinRequest(dry_run)))
+
+
+@router.post("/clusters/{name}/reconcile", dependencies=CHANGE, tags=["faults"])
+async def reconcile(ctx: Context, name: Name, dry_run: bool = False) -> Changed:
+    """`squall reconcile`: the kernel holds the faults in force again, everywhere."""
+    return await ctx.run(lambda: _ops.run(ctx.ops(name), ReconcileRequest(dry_run)))
 
 
 @router.get("/clusters/{name}/probe", dependencies=READ, tags=["probe"])

@@ -26,6 +26,7 @@ from squall.ops.requests import (
     PartitionRequest,
     PresetChoice,
     PresetRequest,
+    ReconcileRequest,
     ShapeRequest,
 )
 from squall.ops.results import Result
@@ -168,6 +169,15 @@ def join(options: Options, dry_run: bool) -> None:
 
 
 @click.command(context_settings=CONTEXT)
+@dry_run_option
+@pass_options
+def reconcile(options: Options, dry_run: bool) -> None:
+    """Make the kernel hold the faults in force again, in every service (after a restart
+    outside Squall; the watcher does it by itself within a second)."""
+    run_and_report(options, ReconcileRequest(dry_run))
+
+
+@click.command(context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_options
 def doctor(options: Options, as_json: bool) -> None:
@@ -196,4 +206,15 @@ def doctor(options: Options, as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-COMMANDS = (shape, slow, flaky, duplicate, fast, partition, isolate_command, join, doctor)
+COMMANDS = (
+    shape,
+    slow,
+    flaky,
+    duplicate,
+    fast,
+    partition,
+    isolate_command,
+    join,
+    reconcile,
+    doctor,
+)

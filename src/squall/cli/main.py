@@ -156,13 +156,17 @@ def status(options: Options, as_json: bool) -> None:
     """Services: id, state, health, IP per network, and the faults in force.
 
     Faults are shown as desired and checked against what the kernel really holds;
-    any difference is flagged as drift (reading the kernel needs root).
+    any difference is flagged as drift (reading the kernel needs root), and then the
+    exit code is 3 and the last line says what repairs it (`squall reconcile`).
     """
     report = options.ops().status(read_kernel=os.geteuid() == 0)
     if as_json:
         click.echo(status_json(report))
     else:
         options.out.print(status_table(report))
+    drift = report.drift_error()
+    if drift is not None:
+        raise drift
 
 
 cli.add_command(status, name="ps")

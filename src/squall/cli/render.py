@@ -11,6 +11,7 @@ from rich.text import Text
 
 from squall.cluster_status import ClusterStatus, ServiceFaults
 from squall.runtime.base import NetworkState
+from squall.watcher import WatcherStatus
 
 
 def to_json(items: Sequence[NetworkState]) -> str:
@@ -59,10 +60,24 @@ def status_table(status: ClusterStatus, *, kernel_note: bool = True) -> Table:
         table.caption = f"partition ({status.partition.kind}) {groups}".rstrip()
     if status.shaper is not None and not status.shaper.running:
         table.caption = (table.caption or "") + "\nshaper NOT running: run `squall fast --all`"
+    if status.watcher is not None:
+        table.caption = (table.caption or "") + "\n" + _watcher_line(status.watcher)
     if kernel_note and not status.kernel_checked:
         table.caption = (table.caption or "") + "\n(kernel not read: not root; drift unknown)"
     table.caption_justify = "left"
     return table
+
+
+def _watcher_line(watcher: WatcherStatus) -> str:
+    if not watcher.running:
+        return "watcher NOT running: faults lapse when a service restarts (`squall reconcile`)"
+    line = f"watcher {watcher.pid}: faults follow restarts"
+    report = watcher.report
+    if report is not None and report.last_repair:
+        line += f"; {report.repairs} repair(s), last: {report.last_repair}"
+    if report is not None and report.error:
+        line += f"; ERROR: {report.error}"
+    return line
 
 
 def network_table(networks: Sequence[NetworkState], project: str) -> Table:

@@ -9,6 +9,10 @@ iptables (`kernel-applied.json`, keyed by namespace path and cookie), so that th
 apply needs no `iptables-save`: the record is dropped before the kernel is touched and
 written again only once every namespace holds its plan, so a crash in between leaves no
 record to trust. The kernel layer checks each record as it uses it (see `kernel.apply`).
+
+`apply` is all or nothing: when any step fails (a command refused in one namespace,
+the shaper not applying its config), every namespace is read afresh and made to hold
+the faults in force before, the shaper too, and the error says nothing changed.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import cast
 
 from squall.atomic import write_atomic
+from squall.errors import FaultError, FaultRolledBack, SquallError
 from squall.faults.desired import DesiredFaults
 from squall.faults.kernel import (
     ActualFaults,
@@ -42,6 +47,7 @@ from squall.faults.shaper.control import (
     stop_shaper,
 )
 from squall.faults.shaper_config import ShaperConfig
+from squall.linux.commands import Runner
 from squall.runtime.base import ServiceState
 
 Log = Callable[[str], None]
@@ -102,10 +108,15 @@ class FaultEngine:
     state_dir: Path
     caps_dir: Path
     log: Log | None = None
+    runner: Runner | None = None
+    """Runs the kernel commands (default: one logging to `log`); tests inject failures."""
 
     @property
     def tag(self) -> str:
         return make_tag(self.project)
+
+    def _runner(self) -> Runner:
+        return self.runner if self.runner is not None else Runner(self.log)
 
     def caps(self) -> KernelCaps:
         return kernel_caps(self.caps_dir, self.log)
@@ -131,20 +142,43 @@ class FaultEngine:
         ]
 
     def apply(
-        self, desired: DesiredFaults, services: Sequence[ServiceState], now: float
+        self,
+        desired: DesiredFaults,
+        services: Sequence[ServiceState],
+        now: float,
+        *,
+        previous: DesiredFaults,
     ) -> list[PlannedNamespace]:
-        """Make every running service's namespace and the shaper match `desired`."""
+        """Make every running service's namespace and the shaper match `desired`, or
+        change nothing: on any failure they are made to match `previous` (the faults in
+        force before) again, and the error says so.
+
+        Raises:
+            FaultRolledBack: a step failed; `previous` is back in force.
+            FaultError: a step failed and so did putting `previous` back.
+        """
         planned = self._plan(desired, services, now)
+        try:
+            self._write(planned, known=_load_applied(self.state_dir / APPLIED_FILE))
+        except BaseException as exc:
+            self._roll_back(exc, previous, services, now)
+            raise
+        return [p for p, _seen in planned]
+
+    def _write(
+        self, planned: Sequence[tuple[PlannedNamespace, Observed]], known: dict[str, Applied]
+    ) -> None:
+        """Shaper first (its queues must exist before rules send packets to them), then
+        every namespace; the record is rewritten only once all of them hold their plan."""
         queues = tuple(p.plan.queues for p, _seen in planned if p.plan.queues is not None)
         if queues:
             ensure_shaper(self.state_dir, ShaperConfig(namespaces=queues))
-        known = _load_applied(self.state_dir / APPLIED_FILE)
         _forget_applied(self.state_dir / APPLIED_FILE)
         applied = apply_many(
             [(p.resolved.faults.netns, p.plan) for p, _seen in planned],
-            self.log,
             observed={seen.netns: seen for _p, seen in planned},
             known=known,
+            runner=self._runner(),
         )
         _save_applied(self.state_dir / APPLIED_FILE, applied)
         if not queues and shaper_status(self.state_dir).running:
@@ -152,13 +186,38 @@ class FaultEngine:
             # the next delay reuses it instead of paying a process start-up. `clear()`
             # (down) stops it.
             ensure_shaper(self.state_dir, ShaperConfig())
-        return [p for p, _seen in planned]
+
+    def _roll_back(
+        self,
+        exc: BaseException,
+        previous: DesiredFaults,
+        services: Sequence[ServiceState],
+        now: float,
+    ) -> None:
+        """Put `previous` back after `exc` broke a change half way.
+
+        The namespaces are read afresh and no record is trusted: the failed step may
+        have left anything of the new plan behind.
+
+        Raises:
+            FaultRolledBack: `exc` was a Squall error and `previous` is back in force.
+            FaultError: putting `previous` back failed too.
+        """
+        try:
+            self._write(self._plan(previous, services, now), known={})
+        except SquallError as again:
+            raise FaultError(
+                f"{exc}; putting the faults in force before back failed too ({again});"
+                " `squall status` shows what differs, `squall reconcile` repairs it"
+            ) from exc
+        if isinstance(exc, SquallError):
+            raise FaultRolledBack(exc) from exc
 
     def clear(self, services: Sequence[ServiceState]) -> None:
         """Remove every rule of this cluster from running services, and the shaper."""
         _forget_applied(self.state_dir / APPLIED_FILE)
         paths = [s.netns for s in services if s.state == "running" and s.netns]
-        clear_many(paths, self.tag, self.log)
+        clear_many(paths, self.tag, runner=self._runner())
         stop_shaper(self.state_dir)
 
     def shaper(self) -> ShaperStatus:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from squall.atomic import write_atomic
-from squall.errors import StateError
+from squall.errors import StateError, UsageError
 from squall.faults.model import Partition, Shape
 
 FAULTS_FILE = "faults.json"
@@ -128,7 +128,7 @@ class DesiredFaults:
             return cls.from_json(path.read_text())
         except FileNotFoundError:
             return cls()
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, UsageError) as exc:
             raise StateError(f"{path}: unreadable desired faults ({exc}); remove it") from exc
 
     def save(self, directory: Path) -> None:

@@ -38,6 +38,13 @@ DIRECTIONS: Final[tuple[str, ...]] = get_args(Direction)
 TAG_MAX: Final = 16
 """Chain names are `SQUALL-<tag>-POST`; iptables allows 28 characters."""
 
+RATE_MIN: Final = Rate(8, "bit")
+"""tc counts whole bytes per second: below 8bit there is no rate left."""
+RATE_MAX: Final = Rate(10**15, "tbit")
+"""1000tbit: above any link, and well inside tc's limit (2^64-1 bytes/s)."""
+DELAY_MAX: Final = Duration(3_600 * 10**9, "h")
+"""1h for `--delay` and `--jitter`: a packet held longer outlives every TCP timer."""
+
 _TAG_RE = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*")
 
 
@@ -214,6 +221,7 @@ class Shape:
             raise UsageError("--loss-correlation: needs --loss")
         if self.is_empty:
             raise UsageError("nothing to shape: give --delay, --loss, --rate, ...")
+        _check_limits(self)
 
     @property
     def is_empty(self) -> bool:
@@ -290,6 +298,24 @@ class Shape:
             selector=Selector.from_dict(raw.get("selector", {})),
             expires_at=raw.get("expires_at"),
         )
+
+
+def _check_limits(shape: Shape) -> None:
+    """Refuse, before any kernel sees them, values that tc or the shaper cannot take.
+
+    Raises:
+        UsageError: `--rate 99999999999999999999tbit: at most 1000tbit (tc's limit...)`.
+    """
+    if shape.rate is not None and shape.rate.bits_per_second < RATE_MIN.bits_per_second:
+        raise UsageError(
+            f"--rate {shape.rate}: at least {RATE_MIN} (tc counts whole bytes per second)"
+        )
+    if shape.rate is not None and shape.rate.bits_per_second > RATE_MAX.bits_per_second:
+        raise UsageError(f"--rate {shape.rate}: at most {RATE_MAX}")
+    for name in _DURATION_FIELDS:
+        value: Duration | None = getattr(shape, name)
+        if value is not None and value.ns > DELAY_MAX.ns:
+            raise UsageError(f"--{name} {value}: at most {DELAY_MAX}")
 
 
 def parse_preset(name: PresetName, text: str) -> Shape:
@@ -465,9 +491,12 @@ class NamespaceFaults:
 
 
 __all__ = [
+    "DELAY_MAX",
     "DIRECTIONS",
     "DISTRIBUTIONS",
     "PROTOS",
+    "RATE_MAX",
+    "RATE_MIN",
     "Blocks",
     "Cut",
     "Direction",

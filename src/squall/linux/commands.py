@@ -6,6 +6,10 @@ born there), which spares an `nsenter` per command. Each command is shown to the
 log before it runs, as the equivalent `nsenter --net=PATH -- ...` when it runs inside
 a namespace, with the lines it is fed. A failure (not installed, timed out, non-zero
 exit) becomes `KernelCommandFailed` here and nowhere else.
+
+`FailAt` is the runner's one test hook: the n-th command run through the runners that
+share it reports failure after it ran (as a `tc -batch` that stopped half way would),
+so tests can prove that every step of a change can fail without losing what was there.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, TypeVar
 
 from squall.errors import FaultError, KernelCommandFailed
@@ -33,6 +37,22 @@ NOT_INSTALLED = 127
 DID_NOT_FINISH = -1
 
 _logger = logging.getLogger("squall.kernel")
+
+
+@dataclass
+class FailAt:
+    """Test hook: the `nth` command (1-based, counted across the runners and threads
+    that share this object) runs, then fails as if it had exited 1. `ran` counts the
+    commands seen, so `FailAt(0)` (never fails) measures how many a change takes."""
+
+    nth: int
+    ran: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def due(self) -> bool:
+        with self._lock:
+            self.ran += 1
+            return self.ran == self.nth
 
 
 @dataclass(frozen=True)
@@ -51,18 +71,25 @@ class Runner:
             logger at debug level.
         netns: path of the namespace to run in (None: the host's own).
         timeout: seconds a command may take before it counts as failed.
+        fail: tests only: make one command fail on purpose (see `FailAt`).
     """
 
     def __init__(
-        self, log: Log | None = None, netns: str | None = None, *, timeout: float = COMMAND_TIMEOUT
+        self,
+        log: Log | None = None,
+        netns: str | None = None,
+        *,
+        timeout: float = COMMAND_TIMEOUT,
+        fail: FailAt | None = None,
     ) -> None:
         self.log = log
         self.netns = netns
         self.timeout = timeout
+        self.fail = fail
 
     def inside(self, netns: str) -> Runner:
-        """The same runner, for commands inside `netns`."""
-        return Runner(self.log, netns, timeout=self.timeout)
+        """The same runner (log, timeout, test hook), for commands inside `netns`."""
+        return Runner(self.log, netns, timeout=self.timeout, fail=self.fail)
 
     def say(self, line: str) -> None:
         """Send a line to the `-v` log."""
@@ -101,6 +128,8 @@ class Runner:
         except OSError as exc:
             raise self._not_started(argv, exc) from exc
         result = Completed(argv, proc.returncode, proc.stdout, proc.stderr)
+        if self.fail is not None and self.fail.due():
+            raise self._failed(argv, f"failed on purpose (test hook: command {self.fail.nth})", 1)
         if check and proc.returncode != 0:
             raise self._failed(argv, proc.stderr, proc.returncode)
         return result
@@ -229,6 +258,7 @@ __all__ = [
     "COMMAND_TIMEOUT",
     "PARALLEL",
     "Completed",
+    "FailAt",
     "Log",
     "Runner",
     "run_all",

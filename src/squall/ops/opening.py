@@ -8,6 +8,7 @@ into a `Session`.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from squall.runtime.base import Backend
 from squall.runtime.select import make_backend
 from squall.session import ClusterRef, Session
 from squall.spec.loader import ProjectRequest, find_cluster_file, load_cluster, load_project
+from squall.spec.project import checked_project_name
 from squall.state import StateDir
 
 Say = Callable[[str], None]
@@ -102,11 +104,12 @@ def resolve_cluster(
 
     Raises:
         SpecError: the file is missing (when needed) or wrong.
-        UsageError: a service named or scaled is not in the files.
+        UsageError: a service named or scaled is not in the files; the project name
+            has characters no name may have.
     """
     if _nothing_to_load(where, need_file):
         assert where.project is not None
-        return ClusterRef(where.project, None)
+        return ClusterRef(checked_project_name(where.project), None)
     try:
         spec = load_project(where.loading())
     except SpecError as exc:
@@ -114,7 +117,7 @@ def resolve_cluster(
             raise
         if warn is not None:
             warn(f"warning: {exc}; going on with -p {where.project} (found by label)")
-        return ClusterRef(where.project, None)
+        return ClusterRef(checked_project_name(where.project), None)
     if warn is not None:
         for warning in spec.warnings:
             warn(f"warning: {warning}")
@@ -156,6 +159,24 @@ def open_session(
     return Session.create(cluster, backend, where.state_root, log=log, actor=actor)
 
 
+def detached_parser(module: str, description: str | None) -> argparse.ArgumentParser:
+    """The command line of a detached process of one cluster (`python -m squall.expiry`,
+    `python -m squall.watcher`): where its cluster is, and its pidfile."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    parser.add_argument("--state-root", type=Path, required=True)
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--backend", required=True)
+    parser.add_argument("--pidfile", type=Path, required=True)
+    return parser
+
+
+def detached_where(args: argparse.Namespace) -> Where:
+    """The cluster a `detached_parser` command line names (found by name, no file)."""
+    return Where(
+        project=args.project, backend=args.backend, state_root=args.state_root, search=False
+    )
+
+
 def stored_file(state_root: Path, project: str) -> Path:
     """Where the file of a cluster created from a body lives (see `store_file`)."""
     return StateDir(state_root, project).path / STORED_FILE
@@ -190,6 +211,8 @@ def store_file(
 __all__ = [
     "STORED_FILE",
     "Where",
+    "detached_parser",
+    "detached_where",
     "open_backend",
     "open_session",
     "resolve_cluster",

@@ -52,6 +52,7 @@ from squall.ops.requests import (
     PartitionRequest,
     PresetRequest,
     ProbeRequest,
+    ReconcileRequest,
     RestoreRequest,
     ShapeRequest,
     Targets,
@@ -159,6 +160,10 @@ class Operations:
                 return Result("join", message, dry_run=dry_run, planned=tuple(planned))
             case RestoreRequest():
                 return self._restore(request)
+            case ReconcileRequest(dry_run=dry_run):
+                planned = self.session.reconcile_faults(dry_run=dry_run)
+                message = "reconciled: the kernel holds the faults in force"
+                return Result("reconcile", message, dry_run=dry_run, planned=tuple(planned))
             case _:
                 return self._run_lifecycle(request, progress)
 

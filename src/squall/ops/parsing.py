@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
+from squall.chaos.plan import parse_seconds
 from squall.errors import UsageError
 from squall.faults.model import (
     Partition,
@@ -30,7 +31,7 @@ from squall.faults.partition import (
     random_partition,
 )
 from squall.ops.fields import ShapeFields
-from squall.units import Duration, Percent, parse_duration, parse_percent, parse_rate
+from squall.units import Duration, Percent, parse_duration, parse_percent, parse_rate, shown
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,10 @@ def build_shape(
     expires_at = None
     duration = fields.get("duration")
     if duration is not None:
-        parsed = parse_duration(duration, "--duration")
-        if parsed.ns <= 0:
-            raise UsageError(f"--duration {duration}: must be more than 0")
-        expires_at = (time.time() if now is None else now) + parsed.seconds
+        seconds = parse_seconds(duration, "--duration")
+        if seconds <= 0:
+            raise UsageError(f"--duration {shown(duration)}: must be more than 0")
+        expires_at = (time.time() if now is None else now) + seconds
 
     def percent(name: str) -> Percent | None:
         text = cast(str | None, fields.get(name))

@@ -78,6 +78,14 @@ class JoinRequest:
 
 
 @dataclass(frozen=True)
+class ReconcileRequest:
+    """Make the kernel hold the recorded faults again, everywhere (after a restart
+    outside Squall, a rule removed by hand); the watcher does it by itself too."""
+
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class RestoreRequest:
     """Put back faults saved before (a `with` block ending, a test healing).
 
@@ -197,6 +205,7 @@ ChangeRequest = (
     | PresetRequest
     | PartitionRequest
     | JoinRequest
+    | ReconcileRequest
     | RestoreRequest
     | ActionRequest
     | HealRequest
@@ -228,6 +237,7 @@ __all__ = [
     "PresetChoice",
     "PresetRequest",
     "ProbeRequest",
+    "ReconcileRequest",
     "RestoreRequest",
     "ShapeRequest",
     "Targets",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from squall.errors import BackendError
 from squall.spec.model import ClusterSpec
 
 
@@ -54,6 +55,18 @@ class ServiceState:
     image: str | None = None
     ports: tuple[str, ...] = ()
     """Published ports as `HOST_IP:HOST_PORT->TARGET/PROTO`."""
+
+
+@dataclass(frozen=True)
+class ServiceChange:
+    """Something the engine reports that may leave a service without its faults: it
+    (re)started (a new namespace), or joined or left a network (a new address)."""
+
+    service: str
+    what: str
+    """`start`, `connect` or `disconnect`."""
+    at: float
+    """When the engine saw it (Unix time): where a watch that broke off resumes."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +182,19 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def disconnect(self, project: str, network: str, service: str) -> None: ...
+
+    watchable: bool = False
+    """Whether `watch` works on this backend."""
+
+    def watch(self, project: str, since: float | None = None) -> Iterator[ServiceChange]:
+        """The project's service changes from `since` (Unix time; None: from now on),
+        as the engine reports them, whoever caused them. Blocks between changes.
+
+        Raises:
+            BackendError: this backend cannot be watched, or the engine stopped
+                answering (resume with the last change's `at`).
+        """
+        raise BackendError(f"the {self.name} backend cannot be watched")
 
     def close(self) -> None:
         return None

@@ -114,6 +114,8 @@ def start_serve(
             break
         except httpx.HTTPError:
             if time.monotonic() > deadline:
+                process.kill()  # a server that never answered must not outlive the test
+                process.communicate(timeout=10)
                 raise
             time.sleep(0.1)
     return process, line

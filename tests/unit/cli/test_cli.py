@@ -226,3 +226,31 @@ def test_services_all_and_random_exclude_each_other(
     assert code == 2 and "exclude each other" in err
     code, _, err = run(capsys, monkeypatch, "stop")
     assert code == 2 and "name one or more services" in err
+
+
+def test_unknown_clusters_and_bad_names_leave_no_state(
+    backend: FakeBackend,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    code, _, err = run(capsys, monkeypatch, "-p", "rel;x", "status")
+    assert code == 2
+    assert err.strip() == (
+        "squall: error: -p 'rel;x': a project name has only letters, digits, '_' and '-',"
+        " starting with a letter or digit"
+    )
+    code, _, err = run(capsys, monkeypatch, "-p", "nosuch", "down")
+    assert code == 0, err
+    code, _, err = run(capsys, monkeypatch, "-f", str(tmp_path / "compose.yaml"), "status")
+    assert code == 0, err
+    assert not (state / "nosuch").exists() and not (state / "shop").exists()
+    assert not (state / "nosuch.events.jsonl").exists()
+    run(capsys, monkeypatch, "up")
+    code, _, err = run(capsys, monkeypatch, "down")
+    assert code == 0, err
+    assert [e["what"] for e in map(json.loads, (state / "shop.events.jsonl").open())] == [
+        "up",
+        "down",
+    ]

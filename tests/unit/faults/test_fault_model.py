@@ -119,6 +119,31 @@ def test_shape_validation(kwargs: dict[str, object], message: str) -> None:
         Shape(**kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [
+        ("rate", "99999999999999999999tbit", "--rate 99999999999999999999tbit: at most 1000tbit"),
+        ("rate", "1001tbit", "--rate 1001tbit: at most 1000tbit"),
+        ("rate", "7bit", "--rate 7bit: at least 8bit"),
+        ("delay", "61m", "--delay 61m: at most 1h"),
+    ],
+)
+def test_values_tc_cannot_hold_are_refused_naming_the_field(
+    field: str, text: str, message: str
+) -> None:
+    value = parse_rate(text) if field == "rate" else parse_duration(text)
+    with pytest.raises(UsageError, match=message):
+        Shape(**{field: value})  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="--jitter 2h: at most 1h"):
+        Shape(delay=parse_duration("1ms"), jitter=parse_duration("2h"))
+
+
+def test_limits_themselves_are_accepted() -> None:
+    assert str(Shape(rate=parse_rate("1000tbit")).rate) == "1000tbit"
+    assert str(Shape(rate=parse_rate("8bit")).rate) == "8bit"
+    assert str(Shape(delay=parse_duration("1h"), jitter=parse_duration("60m")).delay) == "1h"
+
+
 def test_with_shape_replaces_same_selector_and_puts_narrow_first() -> None:
     faults = NamespaceFaults(tag="demo", netns="/run/netns/x", label="demo/api")
     broad = Shape(rate=parse_rate("10mbit"))

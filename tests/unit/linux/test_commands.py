@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from squall.errors import FaultError, KernelCommandFailed
-from squall.linux.commands import Runner, run_all
+from squall.linux.commands import FailAt, Runner, run_all
 
 PY = sys.executable
 
@@ -103,3 +104,16 @@ def test_run_all_runs_every_job_then_raises_the_first_failure_counted() -> None:
     ):
         run_all([functools.partial(job, n) for n in range(6)])
     assert sorted(ran) == [0, 0, 1, 2, 2, 3, 4, 4, 5]  # every job ran, failures or not
+
+
+def test_fail_at_makes_the_nth_command_fail_after_it_ran(tmp_path: Path) -> None:
+    hook = FailAt(2)
+    runner = Runner(fail=hook)
+    assert runner.inside("/run/netns/x").fail is hook  # one count across namespaces
+    touch = (PY, "-c", "import pathlib, sys; pathlib.Path(sys.argv[1]).touch()")
+    runner.run((*touch, str(tmp_path / "one")))
+    with pytest.raises(KernelCommandFailed, match=r"failed on purpose \(test hook: command 2\)"):
+        Runner(fail=hook).run((*touch, str(tmp_path / "two")), check=False)
+    runner.run((*touch, str(tmp_path / "three")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "three", "two"]
+    assert hook.ran == 3

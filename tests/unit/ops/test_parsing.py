@@ -20,3 +20,7 @@ def test_shape_builder_is_shared_and_checks_values() -> None:
         build_shape({"delay": "fast"}, known_services=[])
     with pytest.raises(UsageError, match="--duration"):
         build_shape({"delay": "1ms", "duration": "0s"}, known_services=[])
+    with pytest.raises(UsageError, match="--duration 99999999999999999999h: at most 366 days"):
+        build_shape({"delay": "1ms", "duration": "99999999999999999999h"}, known_services=[])
+    with pytest.raises(UsageError, match=r"--loss 0\.00000001%: must be 0 or at least 0\.0000001%"):
+        build_shape({"loss": "0.00000001%"}, known_services=[])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from squall.errors import SpecError, UsageError
 from squall.spec import (
     BuildSpec,
     Dependency,
@@ -50,7 +53,24 @@ def test_project_name_precedence(project: Project) -> None:
     assert project.load(text).name == "from_file"
     assert project.load(text, project="Given").name == "given"
     no_name = "services:\n  web: {image: nginx}\n"
-    assert project.load(no_name, environ={"COMPOSE_PROJECT_NAME": "env.Name"}).name == "envname"
+    assert project.load(no_name, environ={"COMPOSE_PROJECT_NAME": "env_Name"}).name == "env_name"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"project": "rel;x"}, "-p 'rel;x': a project name has only letters, digits"),
+        ({"environ": {"COMPOSE_PROJECT_NAME": "env.Name"}}, "COMPOSE_PROJECT_NAME 'env.Name'"),
+        ({"project": "-x"}, "starting with a letter or digit"),
+    ],
+)
+def test_a_chosen_project_name_is_refused_not_renamed(
+    project: Project, given: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        project.load("services:\n  web: {image: nginx}\n", **given)
+    with pytest.raises(SpecError, match=r"compose.yaml:1:7: name: 'a;b': a project name has"):
+        project.load("name: a;b\nservices:\n  web: {image: nginx}\n")
 
 
 def test_services_are_sorted(project: Project) -> None:

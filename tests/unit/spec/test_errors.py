@@ -408,7 +408,7 @@ def test_project_name_without_letters(project: Project) -> None:
           web: {image: nginx}
         """
     )
-    assert_error(error, project.at(1), "name", "no letter or digit")
+    assert_error(error, project.at(1), "name", "a project name has only letters, digits")
 
 
 def test_missing_file(tmp_path: Path) -> None:

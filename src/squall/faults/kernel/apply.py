@@ -125,12 +125,15 @@ def apply(
     *,
     observed: Observed | None = None,
     known: Applied | None = None,
+    runner: Runner | None = None,
 ) -> Applied | None:
     """Make `netns` hold exactly `plan` for its tag; idempotent.
 
     Args:
         observed: a fresh `observe(netns)`, when the caller just made one.
         known: the record of the last apply to this namespace; spares `iptables-save`.
+        runner: the host runner to run through (its log and test hook); default one
+            logging to `log`.
 
     Returns:
         The record for the next apply (None where the kernel has no namespace cookie).
@@ -139,8 +142,8 @@ def apply(
         KernelCommandFailed: a command was refused (argv and stderr attached).
         FaultError: the namespace is gone or a tool is missing.
     """
-    ns = Runner(log, netns)
-    seen = observed if observed is not None else observe(netns, log)
+    ns = (runner or Runner(log)).inside(netns)
+    seen = observed if observed is not None else observe(netns, ns.log)
     _write_iptables(ns, plan, seen.cookie, known)
     existing = set(seen.ifbs)
     adds = [
@@ -159,12 +162,12 @@ def apply(
     return Applied(netns, seen.cookie, plan.tag, plan.chains)
 
 
-def clear(netns: str, tag: str, log: Log | None = None) -> None:
+def clear(netns: str, tag: str, log: Log | None = None, *, runner: Runner | None = None) -> None:
     """Remove every rule, chain, jump, qdisc and ifb that Squall put in `netns`.
 
     Always reads `iptables-save`: this is what `down` relies on to leave nothing behind.
     """
-    apply(netns, KernelPlan(tag=tag, label=""), log)
+    apply(netns, KernelPlan(tag=tag, label=""), log, runner=runner)
 
 
 def apply_many(
@@ -173,6 +176,7 @@ def apply_many(
     *,
     observed: Mapping[str, Observed] | None = None,
     known: Mapping[str, Applied] | None = None,
+    runner: Runner | None = None,
 ) -> list[Applied]:
     """`apply` to many namespaces at once (threads: process start-up dominates).
 
@@ -181,11 +185,15 @@ def apply_many(
     seen = observed or {}
     records = known or {}
     jobs = [
-        functools.partial(apply, n, p, log, observed=seen.get(n), known=records.get(n))
+        functools.partial(
+            apply, n, p, log, observed=seen.get(n), known=records.get(n), runner=runner
+        )
         for n, p in plans
     ]
     return [a for a in run_all(jobs) if a is not None]
 
 
-def clear_many(netns_paths: Sequence[str], tag: str, log: Log | None = None) -> None:
-    run_all([functools.partial(clear, netns, tag, log) for netns in netns_paths])
+def clear_many(
+    netns_paths: Sequence[str], tag: str, log: Log | None = None, *, runner: Runner | None = None
+) -> None:
+    run_all([functools.partial(clear, netns, tag, log, runner=runner) for netns in netns_paths])

@@ -28,10 +28,11 @@ from squall.runtime.base import (
     Backend,
     NetworkState,
     Progress,
+    ServiceChange,
     ServiceState,
     Waits,
 )
-from squall.runtime.docker import naming
+from squall.runtime.docker import naming, watch
 from squall.runtime.docker.engine import JSON, DockerEngine
 from squall.runtime.docker.status import container_display_name, service_state
 from squall.runtime.docker.up import SerialProgress, UpRun
@@ -313,6 +314,24 @@ class DockerBackend(Backend):
         engine_name = self._network_engine_name(project, network)
         ident = str(self._container(project, service)["Id"])
         self._engine.disconnect(ident, engine_name, service)
+
+    # -- watching ------------------------------------------------------------------------
+
+    watchable = True
+
+    def watch(self, project: str, since: float | None = None) -> Iterator[ServiceChange]:
+        """Starts of the project's containers and their network connects/disconnects,
+        from the engine's event stream (network events are checked by an inspect)."""
+        for event in self._engine.events(watch.FILTERS, since):
+            change = watch.container_change(event, project)
+            container = watch.network_container(event)
+            if change is None and container is not None:
+                info = self._engine.inspect_container(container) or {}
+                change = watch.change_of(
+                    (info.get("Config") or {}).get("Labels") or {}, project, event
+                )
+            if change is not None:
+                yield change
 
     # -- helpers -------------------------------------------------------------------------
 

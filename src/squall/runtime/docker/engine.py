@@ -25,6 +25,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 
 from squall.errors import BackendError, EngineUnavailable, ImageMissing, SquallError
 
@@ -71,7 +72,12 @@ def _translated(what: str, service: str | None = None) -> Iterator[None]:
             f"{what}: the Docker Engine at {_engine_url()} did not answer in time ({exc})",
             service=service,
         ) from exc
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+    except (
+        docker.errors.DockerException,
+        requests.exceptions.RequestException,
+        urllib3.exceptions.HTTPError,  # a stream cut mid-chunk (the engine going away)
+        OSError,
+    ) as exc:
         if _is_unreachable(exc):
             raise EngineUnavailable(
                 f"cannot reach the Docker Engine at {_engine_url()}: {_short(exc)}"
@@ -259,6 +265,22 @@ class DockerEngine:
 
     def remove_image(self, ref: str, *, force: bool = True) -> None:
         _removed(f"removing image {ref}", lambda: self.api.remove_image(ref, force=force))
+
+    # -- events --------------------------------------------------------------------------
+
+    def events(self, filters: Mapping[str, Sequence[str]], since: float | None) -> Iterator[JSON]:
+        """`GET /events` from `since` on (None: from now), decoded; runs until the engine
+        closes the stream, then raises (the stream never ends while the engine is up)."""
+        with _translated("following the engine's events"):
+            # The engine reads `S.N` as seconds and N nanoseconds: always nine digits.
+            start = None if since is None else f"{since:.9f}"
+            stream = self.api.events(since=start, filters=dict(filters), decode=True)
+            try:
+                for event in stream:
+                    yield dict(event)
+            finally:
+                stream.close()
+        raise EngineUnavailable(f"the Docker Engine at {_engine_url()} closed its event stream")
 
     # -- containers ----------------------------------------------------------------------
 

@@ -39,14 +39,16 @@ from squall.runtime.base import (
     Backend,
     NetworkState,
     Progress,
+    ServiceChange,
     ServiceState,
     SilentProgress,
     Waits,
 )
-from squall.runtime.netns import naming
+from squall.runtime.netns import naming, watch
 from squall.runtime.netns.actions import acted, is_active, settled, signal_number
 from squall.runtime.netns.config import (
     ServiceConfig,
+    ServiceReport,
     SupervisorConfig,
     SupervisorReport,
     apply_config,
@@ -536,6 +538,26 @@ class NetnsBackend(Backend):
 
     def _rewrite_hosts(self, project: str, topology: Topology) -> None:
         rewrite_hosts(self.paths(project), topology)
+
+    watchable = True
+
+    def watch(self, project: str, since: float | None = None) -> Iterator[ServiceChange]:
+        """Service (re)starts, from the supervisor's report (polled: one `stat` a tick)."""
+        path = self.paths(project).status
+        seen: dict[str, ServiceReport] = {}
+        stamp: int | None = None
+        while True:
+            written: int | None
+            try:
+                written = path.stat().st_mtime_ns
+            except OSError:
+                written = stamp  # no report yet, or the cluster is going down
+            report = SupervisorReport.read(path) if written != stamp else None
+            stamp = written
+            if report is not None:
+                yield from watch.started(seen, report, since)
+                seen, since = dict(report.services), None
+            time.sleep(watch.POLL_SECONDS)
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -48,6 +48,8 @@ class FakeEngine:
     failures: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     pulls: dict[str, list[JSON]] = field(default_factory=dict)
     """Image reference -> the messages a pull of it streams (absent: 404)."""
+    events: list[JSON] = field(default_factory=list)
+    """What `GET /events` streams before it ends (as an engine that shuts down)."""
     on_inspect: Callable[[JSON], None] | None = None
     """Called with a container before each inspect answers (to move its state on)."""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -340,11 +342,18 @@ def _volume_remove(
     return 204, None
 
 
+def _events(
+    engine: FakeEngine, m: re.Match[str], q: dict[str, list[str]], b: Any
+) -> tuple[int, Any]:
+    return 200, _Stream(list(engine.events))
+
+
 ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     (method, re.compile(f"^{pattern}$"), route)
     for method, pattern, route in (
         ("GET", r"/version", _version),
         ("GET", r"/_ping", _ping),
+        ("GET", r"/events", _events),
         ("GET", r"/images/json", _image_list),
         ("GET", r"/images/(?P<name>.+)/json", _image_inspect),
         ("POST", r"/images/create", _image_pull),
