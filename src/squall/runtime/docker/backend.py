@@ -33,6 +33,7 @@ from squall.runtime.base import (
 )
 from squall.runtime.docker import naming
 from squall.runtime.docker.engine import JSON, DockerEngine
+from squall.runtime.docker.hooks import run_hooks, stop_plan
 from squall.runtime.docker.status import container_display_name, service_state
 from squall.runtime.docker.up import SerialProgress, UpRun
 from squall.spec.model import ClusterSpec
@@ -98,6 +99,14 @@ class DockerBackend(Backend):
 
         def remove_container(summary: JSON) -> None:
             name = container_display_name(summary)
+            plan = stop_plan(summary.get("Labels") or {})
+            if plan.graceful and summary.get("State") == "running":
+                service = (summary.get("Labels") or {}).get(naming.SERVICE_LABEL, name)
+                progress.step(name, "stopping")
+                try:
+                    run_hooks(self._engine, str(summary["Id"]), plan.pre_stop, service, "pre_stop")
+                finally:
+                    self._engine.stop(str(summary["Id"]), self._grace(plan.grace), service)
             progress.step(name, "removing")
             self._engine.remove_container(str(summary["Id"]))
 
@@ -221,23 +230,38 @@ class DockerBackend(Backend):
             ServiceNotFound: a service has no container in the project (all are checked
                 before anything is done).
         """
-        targets = [(name, str(self._container(project, name)["Id"])) for name in services]
+        targets = [(name, self._container(project, name)) for name in services]
+        for name, summary in targets:
+            self._act_one(name, summary, action, signal)
+
+    def _act_one(self, name: str, summary: JSON, action: Action, signal: str | None) -> None:
+        """One container: hooks around start and stop, as in Compose."""
         engine = self._engine
-        for name, ident in targets:
-            if action is Action.START:
-                engine.start(ident, name)
-            elif action is Action.STOP:
-                engine.stop(ident, int(self.waits.stop), name)
-            elif action is Action.RESTART:
-                engine.restart(ident, int(self.waits.stop), name)
-            elif action is Action.KILL:
-                engine.kill(ident, signal, name)
-            elif action is Action.PAUSE:
-                engine.pause(ident, name)
-            elif action is Action.UNPAUSE:
-                engine.unpause(ident, name)
-            else:  # pragma: no cover - Action is closed
-                raise BackendError(f"unknown action {action!r}")
+        ident = str(summary["Id"])
+        plan = stop_plan(summary.get("Labels") or {})
+        running = summary.get("State") == "running"
+        if action in (Action.STOP, Action.RESTART) and running:
+            run_hooks(engine, ident, plan.pre_stop, name, "pre_stop")
+        if action is Action.START:
+            engine.start(ident, name)
+        elif action is Action.STOP:
+            engine.stop(ident, self._grace(plan.grace), name)
+        elif action is Action.RESTART:
+            engine.restart(ident, self._grace(plan.grace), name)
+        elif action is Action.KILL:
+            engine.kill(ident, signal, name)
+        elif action is Action.PAUSE:
+            engine.pause(ident, name)
+        elif action is Action.UNPAUSE:
+            engine.unpause(ident, name)
+        else:  # pragma: no cover - Action is closed
+            raise BackendError(f"unknown action {action!r}")
+        if action is Action.RESTART or (action is Action.START and not running):
+            run_hooks(engine, ident, plan.post_start, name, "post_start")
+
+    def _grace(self, grace: int | None) -> int:
+        """Seconds a stop waits: the service's `stop_grace_period`, else `waits.stop`."""
+        return int(self.waits.stop) if grace is None else grace
 
     # -- ad-hoc networks (`squall net`) --------------------------------------------------
 

@@ -284,9 +284,16 @@ class DockerEngine:
         with _translated(f"starting {ident}", service):
             self.api.start(ident)
 
-    def stop(self, ident: str, timeout: int = 10, service: str | None = None) -> None:
+    def stop(self, ident: str, timeout: int | None = 10, service: str | None = None) -> None:
+        """`timeout` None: the container's own (`StopTimeout`, else the engine's 10 s)."""
         with _translated(f"stopping {ident}", service):
             self.api.stop(ident, timeout=timeout)
+
+    def put_archive(self, ident: str, path: str, data: bytes, service: str | None = None) -> None:
+        """Unpack the tar `data` at `path` inside the container (`PUT .../archive`)."""
+        log.debug("PUT /containers/%s/archive path=%s", ident, path)
+        with _translated(f"copying files into {ident}", service):
+            self.api.put_archive(ident, path, data)
 
     def restart(self, ident: str, timeout: int = 10, service: str | None = None) -> None:
         with _translated(f"restarting {ident}", service):
@@ -327,10 +334,30 @@ class DockerEngine:
             )
             yield from stream
 
-    def exec_create(self, ident: str, argv: Sequence[str], *, tty: bool, stdin: bool) -> str:
+    def exec_create(
+        self,
+        ident: str,
+        argv: Sequence[str],
+        *,
+        tty: bool,
+        stdin: bool,
+        user: str | None = None,
+        privileged: bool = False,
+        working_dir: str | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> str:
         with _translated(f"exec in {ident}"):
             result = self.api.exec_create(
-                ident, list(argv), tty=tty, stdin=stdin, stdout=True, stderr=True
+                ident,
+                list(argv),
+                tty=tty,
+                stdin=stdin,
+                stdout=True,
+                stderr=True,
+                user=user or "",
+                privileged=privileged,
+                workdir=working_dir,
+                environment=dict(environment) if environment else None,
             )
         return str(result["Id"])
 

@@ -3,8 +3,8 @@
 Names follow Docker Compose v2 so a user finds the same things under the same names:
 
 - containers `<project>-<service>-1` unless the service sets `container_name`;
-- networks `<project>_<network>` unless the file gives the network a `name:` (held in
-  `NetworkSpec.external_name`) or it is `external`;
+- networks `<project>_<network>` unless the file gives the network a `name:` (its
+  `declared_name`, or `external_name` for an external one) or it is `external`;
 - volumes `<project>_<volume>` likewise.
 
 Everything created carries `io.squall.project` and compose's own labels, so `status`
@@ -46,7 +46,9 @@ def container_name(project: str, service: ServiceSpec) -> str:
 
 
 def network_name(project: str, network: NetworkSpec) -> str:
-    return _engine_name(project, network.name, network.external, network.external_name)
+    return _engine_name(
+        project, network.name, network.external, network.external_name or network.declared_name
+    )
 
 
 def adhoc_network_name(project: str, name: str) -> str:
@@ -55,7 +57,9 @@ def adhoc_network_name(project: str, name: str) -> str:
 
 
 def volume_name(project: str, volume: VolumeSpec) -> str:
-    return _engine_name(project, volume.name, volume.external, volume.external_name)
+    return _engine_name(
+        project, volume.name, volume.external, volume.external_name or volume.declared_name
+    )
 
 
 def _engine_name(project: str, name: str, external: bool, external_name: str | None) -> str:

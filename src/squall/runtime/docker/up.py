@@ -22,6 +22,8 @@ from squall.runtime.base import Progress, Waits
 from squall.runtime.docker import naming
 from squall.runtime.docker.create import ContainerRequest, container_request
 from squall.runtime.docker.engine import JSON, DockerEngine
+from squall.runtime.docker.files import archive
+from squall.runtime.docker.hooks import run_hooks, stop_plan
 from squall.runtime.links import LinkTarget
 from squall.spec import graph
 from squall.spec.model import ClusterSpec, Dependency, ServiceSpec
@@ -233,8 +235,13 @@ class UpRun:
             if labels.get(naming.HASH_LABEL) == digest and current.get("State") != "created":
                 self.started[service.name] = self._ensure_running(service, current)
                 return
+        for note in request.notes:
+            progress.step(service.name, note)
         if current is not None:
             progress.step(service.name, f"recreating {request.name}")
+            if current.get("State") == "running":
+                hooks = stop_plan(current.get("Labels") or {}).pre_stop
+                run_hooks(self.engine, str(current["Id"]), hooks, service.name, "pre_stop")
             self.engine.remove_container(str(current["Id"]))
         self.started[service.name] = self._create_and_start(service, request, digest)
 
@@ -256,11 +263,21 @@ class UpRun:
                 ipv4_address=attachment.ipv4_address,
                 service=service.name,
             )
+        if request.files:
+            progress.step(service.name, f"writing {', '.join(f.target for f in request.files)}")
+            self.engine.put_archive(ident, "/", archive(request.files), service.name)
         self._delay(service)
         progress.step(service.name, f"starting {request.name}")
-        self.engine.start(ident, service.name)
-        progress.step(service.name, "started", done=True)
+        self._start(service, ident)
         return ident
+
+    def _start(self, service: ServiceSpec, ident: str) -> None:
+        """Start the container, then run its `post_start` hooks."""
+        self.engine.start(ident, service.name)
+        if service.settings.post_start:
+            self.progress.step(service.name, "running post_start hooks")
+            run_hooks(self.engine, ident, service.settings.post_start, service.name, "post_start")
+        self.progress.step(service.name, "started", done=True)
 
     def _ensure_running(self, service: ServiceSpec, summary: JSON) -> str:
         ident = str(summary["Id"])
@@ -273,8 +290,7 @@ class UpRun:
         else:
             self._delay(service)
             self.progress.step(service.name, f"starting ({state})")
-            self.engine.start(ident, service.name)
-            self.progress.step(service.name, "started", done=True)
+            self._start(service, ident)
         return ident
 
     def _delay(self, service: ServiceSpec) -> None:
