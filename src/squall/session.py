@@ -27,9 +27,11 @@ from squall.errors import ServiceNotFound, UsageError
 from squall.faults.controller import FaultEngine, FaultReport, PlannedNamespace
 from squall.faults.desired import DesiredFaults, ShapeEntry
 from squall.faults.model import Partition, PresetName, Shape, parse_preset
+from squall.faults.resolve import names_of
 from squall.faults.shaper.control import ShaperStatus
 from squall.probe import DEFAULT_COUNT, DEFAULT_TIMEOUT, ProbeReport, probe
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
+from squall.runtime.members import canonical, every_member, members_of
 from squall.spec.model import ClusterSpec, FaultPresets
 from squall.state import StateDir, default_state_root
 
@@ -149,7 +151,7 @@ class Session:
             found += [
                 ServiceState(service=s.name, container="", id=None, state="missing")
                 for s in self.cluster.spec.services
-                if s.name not in seen
+                if s.name not in seen and s.scale > 0
             ]
         return sorted(found, key=lambda s: (s.service, s.container))
 
@@ -161,6 +163,11 @@ class Session:
             return list(self.cluster.spec.service_names)
         return sorted({s.service for s in self.backend.status(self.project)})
 
+    def members(self) -> dict[str, tuple[str, ...]]:
+        """Each service's members: its replicas (`api-1`...) as the backend holds them,
+        or the service itself when it runs one container."""
+        return members_of(self.known_services(), self.backend.status(self.project))
+
     def select_services(
         self,
         names: Sequence[str],
@@ -169,27 +176,32 @@ class Session:
         pick_random: bool = False,
         rng: random.Random | None = None,
     ) -> list[str]:
-        """Turn `SERVICE... | --all | --random` into service names, checking each."""
+        """Turn `SERVICE... | --all | --random` into service or member names (`api`,
+        `api-2`), checking each; `--random` draws one member."""
         chosen = sum((bool(names), all_services, pick_random))
         if chosen == 0:
             raise UsageError("name one or more services, or pass --all or --random")
         if chosen > 1:
             raise UsageError("services by name, --all and --random exclude each other: pick one")
-        known = self.known_services()
+        members = self.members()
+        known = list(members)
         if not known:
             raise ServiceNotFound(f"cluster {self.project!r} has no services; run squall up")
         if all_services:
             return known
         if pick_random:
-            return [(rng or random.Random()).choice(known)]
+            return [(rng or random.Random()).choice(every_member(members))]
+        picked = []
         for name in names:
-            if name not in known:
+            found = canonical(name, members)
+            if found is None:
                 raise ServiceNotFound(
                     f"no service {name!r} in cluster {self.project!r};"
-                    f" services: {', '.join(known)}",
+                    f" services: {', '.join(every_member(members))}",
                     service=name,
                 )
-        return list(dict.fromkeys(names))
+            picked.append(found)
+        return list(dict.fromkeys(picked))
 
     def act(self, services: Sequence[str], action: Action, *, signal: str | None = None) -> None:
         with self._changing(str(action), services, {"signal": signal} if signal else None):
@@ -314,11 +326,11 @@ class Session:
         dry_run: bool = False,
     ) -> list[PlannedNamespace]:
         """Add `shape` to each service (replacing one with the same target)."""
-        known = self.known_services()
+        members = self.members()
         for peer in to_services:
-            if peer not in known:
+            if canonical(peer, members) is None:
                 raise ServiceNotFound(
-                    f"--to {peer}: no such service (services: {', '.join(known)})"
+                    f"--to {peer}: no such service (services: {', '.join(every_member(members))})"
                 )
         entry = ShapeEntry(shape, tuple(dict.fromkeys(to_services)), origin)
 
@@ -408,13 +420,16 @@ class Session:
             shaper = None
         services = []
         for state in states:
-            report = reports.get(state.service)
+            report = reports.get(state.member)
+            names = names_of(state)
             services.append(
                 ServiceStatus(
                     state,
                     ServiceFaults(
-                        shapes=describe_shapes(desired, state.service),
-                        cannot_reach=cannot_reach(desired.partition, state.service),
+                        shapes=tuple(s for n in names for s in describe_shapes(desired, n)),
+                        cannot_reach=tuple(
+                            sorted({c for n in names for c in cannot_reach(desired.partition, n)})
+                        ),
                         drift=report.drift if report else (),
                         notes=report.notes if report else (),
                     ),

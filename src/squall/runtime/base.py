@@ -54,6 +54,15 @@ class ServiceState:
     image: str | None = None
     ports: tuple[str, ...] = ()
     """Published ports as `HOST_IP:HOST_PORT->TARGET/PROTO`."""
+    replica: int | None = None
+    """Its number among the containers of its service when the service runs several
+    (`deploy.replicas`, `--scale`); None for a service of one container."""
+
+    @property
+    def member(self) -> str:
+        """The name fault and service commands give this one container: `api-2` for a
+        replica, the service's own name for a service of one."""
+        return self.service if self.replica is None else f"{self.service}-{self.replica}"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from squall.runtime.base import (
 from squall.runtime.docker import naming
 from squall.runtime.docker.engine import JSON, DockerEngine
 from squall.runtime.docker.hooks import run_hooks, stop_plan
-from squall.runtime.docker.status import container_display_name, service_state
+from squall.runtime.docker.status import container_display_name, numbered, service_state
 from squall.runtime.docker.up import SerialProgress, UpRun
 from squall.spec.model import ClusterSpec
 
@@ -143,12 +143,14 @@ class DockerBackend(Backend):
         networks = self._cluster_network_names(project)
         summaries = self._engine.containers(labels)
         details = _parallel(lambda s: self._engine.inspect_container(str(s["Id"])), summaries)
-        states = [
-            service_state(summary, info, networks)
-            for summary, info in zip(summaries, details, strict=True)
-            if info is not None
-        ]
-        return sorted(states, key=lambda s: (s.service, s.container))
+        states = numbered(
+            [
+                service_state(summary, info, networks)
+                for summary, info in zip(summaries, details, strict=True)
+                if info is not None
+            ]
+        )
+        return sorted(states, key=lambda s: (s.service, s.replica or 0, s.container))
 
     def networks(self, project: str) -> list[NetworkState]:
         labels = naming.project_filter(project)
@@ -230,7 +232,9 @@ class DockerBackend(Backend):
             ServiceNotFound: a service has no container in the project (all are checked
                 before anything is done).
         """
-        targets = [(name, self._container(project, name)) for name in services]
+        targets = [
+            (name, summary) for name in services for summary in self._containers(project, name)
+        ]
         for name, summary in targets:
             self._act_one(name, summary, action, signal)
 
@@ -325,26 +329,53 @@ class DockerBackend(Backend):
     ) -> None:
         """Attach `service` to `network`, known there by its name and `aliases`."""
         engine_name = self._network_engine_name(project, network)
-        ident = str(self._container(project, service)["Id"])
-        self._engine.connect(
-            ident,
-            engine_name,
-            aliases=tuple(dict.fromkeys((service, *aliases))),
-            service=service,
-        )
+        for summary in self._containers(project, service):
+            labels = summary.get("Labels") or {}
+            name = labels.get(naming.SERVICE_LABEL, service)
+            self._engine.connect(
+                str(summary["Id"]),
+                engine_name,
+                aliases=tuple(dict.fromkeys((name, *aliases))),
+                service=service,
+            )
 
     def disconnect(self, project: str, network: str, service: str) -> None:
         engine_name = self._network_engine_name(project, network)
-        ident = str(self._container(project, service)["Id"])
-        self._engine.disconnect(ident, engine_name, service)
+        for summary in self._containers(project, service):
+            self._engine.disconnect(str(summary["Id"]), engine_name, service)
 
     # -- helpers -------------------------------------------------------------------------
 
     def _container(self, project: str, service: str) -> JSON:
+        """The one container `service` names: a replica (`api-2`) or the service's first."""
+        return self._containers(project, service)[0]
+
+    def _containers(self, project: str, service: str) -> list[JSON]:
+        """The containers a name means: every replica of a service (`api`), in order, or
+        one replica (`api-2`).
+
+        Raises:
+            ServiceNotFound: the project has no such service or replica.
+        """
         containers = self._engine.containers(naming.project_filter(project))
-        for summary in containers:
-            if (summary.get("Labels") or {}).get(naming.SERVICE_LABEL) == service:
-                return summary
+
+        def labels(summary: JSON) -> dict[str, str]:
+            return summary.get("Labels") or {}
+
+        def number(summary: JSON) -> int:
+            return naming.container_number(labels(summary)) or 1
+
+        found = sorted(
+            (c for c in containers if labels(c).get(naming.SERVICE_LABEL) == service), key=number
+        )
+        if not found:
+            found = [
+                c
+                for c in containers
+                if f"{labels(c).get(naming.SERVICE_LABEL)}-{number(c)}" == service
+            ]
+        if found:
+            return found
         known = sorted(
             {
                 str(label)

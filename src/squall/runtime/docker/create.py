@@ -83,6 +83,7 @@ def container_request(
     volume_names: Mapping[str, str],
     links: Sequence[LinkTarget] = (),
     container_names: Mapping[str, str] | None = None,
+    number: int = 1,
 ) -> ContainerRequest:
     """Build the create request of `service`.
 
@@ -92,18 +93,21 @@ def container_request(
         network_names: cluster network name -> engine name.
         volume_names: cluster volume name -> engine name.
         links: resolved `links:` targets (their addresses), in the service's order.
-        container_names: service -> container name (default: computed from `spec`).
+        container_names: service -> container name (default: computed from `spec`); a
+            link or `network_mode: service:X` reaches X's first replica, as in Compose.
+        number: which replica of `service` (1..scale).
     """
     project = spec.name
     names = dict(
         container_names or {s.name: naming.container_name(project, s) for s in spec.services}
     )
-    name = names[service.name]
+    name = naming.container_name(project, service, number)
     attachments = _attachments(spec, service, network_names, names)
     labels = naming.container_labels(
         project,
         service,
         networks={a.network: a.engine_name for a in attachments},
+        number=number,
     )
     labels.update(hook_labels(service))
     env = link_environment(name, links)

@@ -24,6 +24,7 @@ from squall.runtime.docker.create import ContainerRequest, container_request
 from squall.runtime.docker.engine import JSON, DockerEngine
 from squall.runtime.docker.files import archive
 from squall.runtime.docker.hooks import run_hooks, stop_plan
+from squall.runtime.docker.status import container_display_name
 from squall.runtime.links import LinkTarget
 from squall.spec import graph
 from squall.spec.model import ClusterSpec, Dependency, ServiceSpec
@@ -47,10 +48,10 @@ class UpRun:
     volume_names: dict[str, str] = field(default_factory=dict)
     images: dict[str, tuple[str, str]] = field(default_factory=dict)
     """service -> (image reference, image id)"""
-    existing: dict[str, JSON] = field(default_factory=dict)
-    """service -> container summary, as found before this `up`"""
-    started: dict[str, str] = field(default_factory=dict)
-    """service -> container id, once running (or done, for one-shot services)"""
+    existing: dict[str, dict[int, JSON]] = field(default_factory=dict)
+    """service -> replica number -> container summary, as found before this `up`"""
+    started: dict[str, list[str]] = field(default_factory=dict)
+    """service -> its containers' ids (replica 1 first), once running (or done)"""
     satisfied: set[tuple[str, str]] = field(default_factory=set)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -71,9 +72,11 @@ class UpRun:
         self._ensure_volumes()
         self._ensure_networks()
         for summary in self.engine.containers(naming.project_filter(spec.name)):
-            service = (summary.get("Labels") or {}).get(naming.SERVICE_LABEL)
+            labels = summary.get("Labels") or {}
+            service = labels.get(naming.SERVICE_LABEL)
             if service:
-                self.existing[service] = summary
+                number = naming.container_number(labels) or 1
+                self.existing.setdefault(service, {})[number] = summary
         known = set(spec.service_names)
         for service in sorted(set(self.existing) - known):
             self.progress.step(service, "not in the cluster file (left alone; `down` removes it)")
@@ -215,35 +218,53 @@ class UpRun:
         return str(image["Id"])
 
     def _up_service(self, service: ServiceSpec) -> None:
-        progress = self.progress
+        """Every replica of `service` (1..scale), then the extra ones a smaller scale
+        leaves are removed (`pre_stop` hooks first), as Compose scales down."""
         for dependency in service.depends_on:
             self._wait_for(service, dependency)
         ref, image_id = self.images[service.name]
-        request = container_request(
-            self.spec,
-            service,
-            image=ref,
-            network_names=self.network_names,
-            volume_names=self.volume_names,
-            links=self._link_targets(service),
-        )
+        current = self.existing.get(service.name, {})
+        started: list[str] = []
+        links = self._link_targets(service)
+        for number in range(1, service.scale + 1):
+            request = container_request(
+                self.spec,
+                service,
+                image=ref,
+                network_names=self.network_names,
+                volume_names=self.volume_names,
+                links=links,
+                number=number,
+            )
+            if number == 1:
+                for note in request.notes:
+                    self.progress.step(service.name, note)
+            started.append(self._up_replica(service, request, image_id, current.get(number)))
+        for number in sorted(n for n in current if n > service.scale):
+            self._remove(service, current[number], "scaling down: removing")
+        self.started[service.name] = started
+
+    def _up_replica(
+        self, service: ServiceSpec, request: ContainerRequest, image_id: str, current: JSON | None
+    ) -> str:
+        """One container: left alone when its config hash matches, else (re)created."""
         digest = naming.config_hash(request.hash_document(image_id))
-        current = self.existing.get(service.name)
         if current is not None and not self.force:
             labels = current.get("Labels") or {}
             # A container never started may lack networks: its `up` was interrupted.
             if labels.get(naming.HASH_LABEL) == digest and current.get("State") != "created":
-                self.started[service.name] = self._ensure_running(service, current)
-                return
-        for note in request.notes:
-            progress.step(service.name, note)
+                return self._ensure_running(service, current)
         if current is not None:
-            progress.step(service.name, f"recreating {request.name}")
-            if current.get("State") == "running":
-                hooks = stop_plan(current.get("Labels") or {}).pre_stop
-                run_hooks(self.engine, str(current["Id"]), hooks, service.name, "pre_stop")
-            self.engine.remove_container(str(current["Id"]))
-        self.started[service.name] = self._create_and_start(service, request, digest)
+            self._remove(service, current, "recreating")
+        return self._create_and_start(service, request, digest)
+
+    def _remove(self, service: ServiceSpec, summary: JSON, why: str) -> None:
+        """Remove a container of `service`, running its `pre_stop` hooks first."""
+        self.progress.step(service.name, f"{why} {container_display_name(summary)}")
+        if summary.get("State") == "running":
+            hooks = stop_plan(summary.get("Labels") or {}).pre_stop
+            run_hooks(self.engine, str(summary["Id"]), hooks, service.name, "pre_stop")
+        self.engine.remove_container(str(summary["Id"]))
 
     def _create_and_start(
         self, service: ServiceSpec, request: ContainerRequest, digest: str
@@ -303,9 +324,10 @@ class UpRun:
         mine = [n.name for n in service_networks(service)]
         for link in service.links:
             linked = self.spec.service(link.service)
-            ident = self.started.get(link.service)
-            if linked is None or ident is None:
+            idents = self.started.get(link.service)
+            if linked is None or not idents:
                 continue
+            ident = idents[0]
             info = self.engine.inspect_container(ident) or {}
             attached = (info.get("NetworkSettings") or {}).get("Networks") or {}
             ip: str | None = None
@@ -331,19 +353,21 @@ class UpRun:
         key = (dependency.service, dependency.condition)
         if key in self.satisfied or dependency.condition == "service_started":
             return
-        ident = self.started.get(dependency.service)
-        if ident is None:
+        idents = self.started.get(dependency.service)
+        if not idents:
             raise BackendError(
                 f"service {service.name!r} depends on {dependency.service!r}, "
                 "which was not started",
                 service=service.name,
             )
-        if dependency.condition == "service_healthy":
-            self.progress.step(service.name, f"waiting for {dependency.service} to be healthy")
-            self._wait_healthy(dependency.service, ident)
-        else:
-            self.progress.step(service.name, f"waiting for {dependency.service} to complete")
-            self._wait_completed(dependency.service, ident)
+        # Every replica, as Compose waits for each container of the dependency.
+        for ident in idents:
+            if dependency.condition == "service_healthy":
+                self.progress.step(service.name, f"waiting for {dependency.service} to be healthy")
+                self._wait_healthy(dependency.service, ident)
+            else:
+                self.progress.step(service.name, f"waiting for {dependency.service} to complete")
+                self._wait_completed(dependency.service, ident)
         self.satisfied.add(key)
 
     def _wait_healthy(self, service: str, ident: str) -> None:
