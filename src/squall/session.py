@@ -32,6 +32,7 @@ from squall.faults.shaper.control import ShaperStatus
 from squall.probe import DEFAULT_COUNT, DEFAULT_TIMEOUT, ProbeReport, probe
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
 from squall.runtime.members import canonical, every_member, members_of
+from squall.spec import graph
 from squall.spec.model import ClusterSpec, FaultPresets
 from squall.state import StateDir, default_state_root
 
@@ -124,14 +125,37 @@ class Session:
         return self.cluster.spec
 
     def up(
-        self, *, build: bool = False, force: bool = False, progress: Progress | None = None
-    ) -> None:
+        self,
+        *,
+        build: bool = False,
+        force: bool = False,
+        progress: Progress | None = None,
+        services: Sequence[str] | None = None,
+        dependencies: bool = True,
+    ) -> list[str]:
+        """Bring the cluster up, or only `services` (with what they need unless
+        `dependencies` is False); the services brought up.
+
+        Raises:
+            ServiceNotFound: a service named is not in the file.
+        """
         spec = self._spec("up")
+        chosen = None
+        if services is not None:
+            for name in services:
+                if spec.service(name) is None:
+                    known = ", ".join(spec.service_names)
+                    raise ServiceNotFound(
+                        f"no service {name!r} enabled in the file; services: {known}", service=name
+                    )
+            chosen = graph.needed(spec, services, dependencies=dependencies)
         values = {"build": build, "force": force}
-        with self._changing("up", spec.service_names, values):
-            self.backend.up(spec, build=build, force=force, progress=progress)
+        targets = spec.service_names if chosen is None else chosen
+        with self._changing("up", targets, values):
+            self.backend.up(spec, build=build, force=force, progress=progress, services=chosen)
             if not self._desired().is_empty:
                 self._apply(self._desired())
+        return list(targets)
 
     def down(
         self, *, volumes: bool = False, images: bool = False, progress: Progress | None = None

@@ -168,9 +168,17 @@ class Operations:
                 return self._act(request)
             case HealRequest():
                 return self._heal()
-            case UpRequest(build=build, force=force):
-                self.session.up(build=build, force=force, progress=progress)
-                return Result("up", f"{self.project}: up", tuple(self.session.known_services()))
+            case UpRequest(build=build, force=force, services=services, no_deps=no_deps):
+                if no_deps and not services:
+                    raise UsageError("--no-deps needs the services to start: up --no-deps SVC")
+                started = self.session.up(
+                    build=build,
+                    force=force,
+                    progress=progress,
+                    services=services or None,
+                    dependencies=not no_deps,
+                )
+                return Result("up", f"{self.project}: up", tuple(started))
             case DownRequest():
                 return self._down(request, progress)
             case ChaosRequest():

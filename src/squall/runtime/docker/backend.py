@@ -81,6 +81,21 @@ class DockerBackend(Backend):
         """
         UpRun(self._engine, spec, progress, force=force, waits=self.waits).run(build=build)
 
+    def _up_selected(
+        self,
+        spec: ClusterSpec,
+        services: Sequence[str],
+        build: bool,
+        force: bool,
+        progress: Progress,
+    ) -> None:
+        """Only `services`; the other services' containers are left as they are (a
+        dependency not chosen, `--no-deps`, is not waited for unless it runs)."""
+        only = frozenset(services)
+        UpRun(self._engine, spec, progress, force=force, waits=self.waits, only=only).run(
+            build=build
+        )
+
     # -- down ----------------------------------------------------------------------------
 
     def _down(self, project: str, volumes: bool, images: bool, progress: Progress) -> None:

@@ -53,6 +53,8 @@ class UpRun:
     started: dict[str, list[str]] = field(default_factory=dict)
     """service -> its containers' ids (replica 1 first), once running (or done)"""
     satisfied: set[tuple[str, str]] = field(default_factory=set)
+    only: frozenset[str] | None = None
+    """`up SERVICE...`: the services to bring up (None: every one)."""
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -80,8 +82,20 @@ class UpRun:
         known = set(spec.service_names)
         for service in sorted(set(self.existing) - known):
             self.progress.step(service, "not in the cluster file (left alone; `down` removes it)")
+        for service in sorted(known - self.chosen):
+            # Not brought up here: what runs already still serves links and waits.
+            running = self.existing.get(service, {})
+            self.started[service] = [
+                str(c["Id"]) for _n, c in sorted(running.items()) if c.get("State") == "running"
+            ]
         self._up_services()
-        self.progress.step(spec.name, f"{len(spec.services)} service(s) up", done=True)
+        self.progress.step(spec.name, f"{len(self.chosen)} service(s) up", done=True)
+
+    @property
+    def chosen(self) -> set[str]:
+        """The services this `up` brings up."""
+        names = set(self.spec.service_names)
+        return names if self.only is None else names & self.only
 
     def _up_services(self) -> None:
         """Bring up every service once its dependencies are up, several at a time.
@@ -89,8 +103,9 @@ class UpRun:
         On the first failure (or Ctrl-C) nothing new is begun, services under way stop
         at their next step, and the failure is raised.
         """
-        needs = _dependencies(self.spec)
-        waiting = set(needs)
+        chosen = self.chosen
+        needs = {name: deps & chosen for name, deps in _dependencies(self.spec).items()}
+        waiting = set(needs) & chosen
         done: set[str] = set()
         running: dict[Future[None], str] = {}
         pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="squall-up")
@@ -166,7 +181,11 @@ class UpRun:
         project = self.spec.name
         known: dict[str, str] = {}
         # Builds first: a service may run the image another one builds (`image:` on both).
-        ordered = sorted(self.spec.services, key=lambda s: (s.build is None, s.name))
+        chosen = self.chosen
+        ordered = sorted(
+            (s for s in self.spec.services if s.name in chosen),
+            key=lambda s: (s.build is None, s.name),
+        )
         for service in ordered:
             if service.build is not None:
                 ref = naming.build_tag(project, service)
@@ -354,6 +373,9 @@ class UpRun:
         if key in self.satisfied or dependency.condition == "service_started":
             return
         idents = self.started.get(dependency.service)
+        if not idents and dependency.service not in self.chosen:
+            self.progress.step(service.name, f"{dependency.service} is not running (--no-deps)")
+            return
         if not idents:
             raise BackendError(
                 f"service {service.name!r} depends on {dependency.service!r}, "

@@ -64,6 +64,14 @@ API = ServiceSpec(
 CLUSTER = _spec(API, DB)
 
 
+@dataclasses.dataclass
+class Recorder:
+    lines: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def step(self, subject: str, message: str, *, done: bool = False) -> None:
+        self.lines.append((subject, message))
+
+
 def _name(fake: Fake, ident: str) -> str:
     container = fake.engine.find_container(ident)
     assert container is not None
@@ -316,3 +324,18 @@ def test_a_smaller_scale_removes_the_last_replicas_and_a_larger_one_adds(fake: F
     assert set(again) == {"/proj-api-1", "/proj-api-2", "/proj-db-1"}
     fake.backend.up(_spec(dataclasses.replace(api, scale=0), DB))
     assert [s.member for s in fake.backend.status("proj")] == ["db"]
+
+
+def test_up_some_services_leaves_the_others_as_they_are(fake: Fake) -> None:
+    fake.engine.add_image(IMAGE)
+    healthy_db = dataclasses.replace(API, depends_on=(Dependency("db", "service_healthy"),))
+    fake.backend.up(_spec(healthy_db, DB), services=["db"])
+    assert sorted(_name(fake, c["Id"]) for c in fake.engine.containers.values()) == ["proj-db-1"]
+    # --no-deps: db is running, so its health is waited for; a stopped one is not.
+    fake.backend.act("proj", ["db"], Action.STOP)
+    progress = Recorder()
+    fake.backend.up(_spec(healthy_db, DB), services=["api"], progress=progress)
+    states = {s.service: s.state for s in fake.backend.status("proj")}
+    assert states == {"api": "running", "db": "exited"}
+    assert ("api", "db is not running (--no-deps)") in progress.lines
+    assert ("proj", "1 service(s) up") in progress.lines
