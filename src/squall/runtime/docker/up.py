@@ -89,7 +89,11 @@ class UpRun:
                 str(c["Id"]) for _n, c in sorted(running.items()) if c.get("State") == "running"
             ]
         self._up_services()
-        self.progress.step(spec.name, f"{len(self.chosen)} service(s) up", done=True)
+        containers = sum(len(self.started.get(name, ())) for name in self.chosen)
+        summary = f"{len(self.chosen)} service(s) up"
+        if containers != len(self.chosen):
+            summary += f" ({containers} containers)"
+        self.progress.step(spec.name, summary, done=True)
 
     @property
     def chosen(self) -> set[str]:
