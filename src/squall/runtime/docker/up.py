@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from squall.errors import BackendError, ImageMissing
@@ -70,6 +71,7 @@ class UpRun:
         spec = self.spec
         _check_startable(spec)
         self.engine.ping()
+        self._check_files()
         self._ensure_images(build=build)  # first: a missing image leaves nothing made
         self._ensure_volumes()
         self._ensure_networks()
@@ -90,10 +92,10 @@ class UpRun:
             ]
         self._up_services()
         containers = sum(len(self.started.get(name, ())) for name in self.chosen)
-        summary = f"{len(self.chosen)} service(s) up"
+        done = f"{len(self.chosen)} service(s) up"
         if containers != len(self.chosen):
-            summary += f" ({containers} containers)"
-        self.progress.step(spec.name, summary, done=True)
+            done += f" ({containers} containers)"
+        self.progress.step(spec.name, done, done=True)
 
     @property
     def chosen(self) -> set[str]:
@@ -136,6 +138,25 @@ class UpRun:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _check_files(self) -> None:
+        """A secret or config from a missing file fails before anything is made (the
+        engine would bind an empty folder in its place).
+
+        Raises:
+            BackendError: the file of a secret or config a chosen service uses is absent.
+        """
+        used = {
+            (kind, mount.source)
+            for service in self.spec.services
+            if service.name in self.chosen
+            for kind, mounts in (("secret", service.secrets), ("config", service.configs))
+            for mount in mounts
+        }
+        for kind, entries in (("secret", self.spec.secrets), ("config", self.spec.configs)):
+            for entry in entries:
+                if (kind, entry.name) in used and entry.file and not Path(entry.file).is_file():
+                    raise BackendError(f"{kind} {entry.name!r}: file {entry.file} does not exist")
 
     def _ensure_volumes(self) -> None:
         project = self.spec.name

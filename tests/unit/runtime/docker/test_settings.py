@@ -127,3 +127,20 @@ def test_a_recreated_container_runs_its_pre_stop_hooks_first(fake: Fake) -> None
     assert _order(fake)[:2] == ["exec touch /tmp/bye", "POST create"]
     (container,) = fake.engine.containers.values()
     assert container["Config"]["Labels"][naming.SERVICE_LABEL] == "app"
+
+
+def test_a_secret_from_a_missing_file_fails_before_anything_is_made(
+    fake: Fake, tmp_path: Path
+) -> None:
+    fake.engine.add_image(IMAGE)
+    bound = dataclasses.replace(HOOKED, secrets=(FileMount("pw", "/run/secrets/pw"),))
+    spec = dataclasses.replace(
+        SPEC, services=(bound,), secrets=(FileSpec("pw", file=str(tmp_path / "pw.txt")),)
+    )
+    with pytest.raises(BackendError, match=r"secret 'pw': file .*pw.txt does not exist"):
+        fake.backend.up(spec)
+    assert fake.engine.containers == {} and fake.engine.networks == {}
+    (tmp_path / "pw.txt").write_text("x")
+    fake.backend.up(spec)
+    (container,) = fake.engine.containers.values()
+    assert container["HostConfig"]["Binds"] == [f"{tmp_path}/pw.txt:/run/secrets/pw:ro"]
