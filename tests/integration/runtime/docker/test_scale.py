@@ -81,6 +81,12 @@ def test_three_replicas_one_partitioned_by_traffic(
         "api-3",
         "db",
     ]
+    # Squall's own probe, pair by pair between members: only api-2's pairs lose all.
+    pairs = json.loads(squall("probe", "-c", "3", "--json").stdout)["pairs"]
+    lost = sorted((p["src"], p["dst"]) for p in pairs if p["received"] == 0)
+    cut = [(a, b) for a in ips for b in ips if a != b and "api-2" in (a, b)]
+    assert lost == sorted(cut)
+    assert all(p["partitioned"] == ((p["src"], p["dst"]) in cut) for p in pairs)
     squall("join")
     assert _reaches(squall, "api-2", "db")
 
