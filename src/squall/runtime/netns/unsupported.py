@@ -28,9 +28,9 @@ def _limited(service: ServiceSpec) -> bool:
 
 _CHECKS: tuple[Check, ...] = (
     (
-        "`deploy.replicas`/`scale` above 1",
-        lambda s: s.scale > 1,
-        "one process runs for each (replicas need the Docker backend)",
+        "`deploy.replicas`/`scale` other than 1",
+        lambda s: s.scale != 1,
+        "one process runs for each (replica counts need the Docker backend)",
     ),
     (
         "cgroup limits (`cpus`, `mem_limit`, `pids_limit`, `deploy.resources`...)",

@@ -41,8 +41,8 @@ def test_each_setting_used_gets_one_line_naming_its_services_and_what_happens() 
         )
     )
     assert notes == [
-        "`deploy.replicas`/`scale` above 1 on netns (api): one process runs for each "
-        "(replicas need the Docker backend)",
+        "`deploy.replicas`/`scale` other than 1 on netns (api): one process runs for each "
+        "(replica counts need the Docker backend)",
         "cgroup limits (`cpus`, `mem_limit`, `pids_limit`, `deploy.resources`...) on netns "
         "(api, db): not set: the processes share the host's CPU, memory and process table",
         "`read_only`, `tmpfs` and `shm_size` on netns (db): not applied: the processes use "
