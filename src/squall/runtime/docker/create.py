@@ -66,12 +66,14 @@ class ContainerRequest:
     """What the engine is not asked to do as the file says, one line each."""
 
     def hash_document(self, image_id: str) -> JSON:
-        return {
+        document: JSON = {
             "config": self.config,
             "connect": [a.__dict__ for a in self.connect],
-            "files": [f.digest() for f in self.files],
             "image": image_id,
         }
+        if self.files:  # absent otherwise: containers made before keep their hash
+            document["files"] = [f.digest() for f in self.files]
+        return document
 
 
 def container_request(
