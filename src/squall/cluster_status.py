@@ -74,7 +74,11 @@ class ClusterStatus:
         return {
             "project": self.project,
             "services": [
-                {**dataclasses.asdict(s.state), "faults": dataclasses.asdict(s.faults)}
+                {
+                    **dataclasses.asdict(s.state),
+                    "member": s.state.member,
+                    "faults": dataclasses.asdict(s.faults),
+                }
                 for s in self.services
             ],
             "partition": self.partition.to_dict(),

@@ -171,9 +171,9 @@ def plan_pairs(services: Sequence[ServiceState], only: Collection[str] = ()) -> 
     for src in running:
         src_nets = {a.network for a in src.addresses if a.ip}
         for dst in running:
-            if dst.service == src.service:
+            if dst.member == src.member:
                 continue
-            if only and src.service not in only and dst.service not in only:
+            if only and not {src.service, src.member, dst.service, dst.member} & set(only):
                 continue
             for addr in dst.addresses:
                 if addr.network in src_nets and addr.ip and _ipv4(addr.ip):
@@ -224,16 +224,16 @@ def _udp_round(
         for t in targets:
             for service, is_dst in ((t.dst, True), (t.src, False)):
                 table: dict[str, Any] = responders if is_dst else senders
-                if service.service in table:
+                if service.member in table:
                     continue
                 assert service.netns is not None
                 sock = _socket_in(service.netns, socket.SOCK_DGRAM)
                 sockets.append(sock)
                 if is_dst:
-                    responders[service.service] = (sock, sock.getsockname()[1])
+                    responders[service.member] = (sock, sock.getsockname()[1])
                     sel.register(sock, selectors.EVENT_READ, "echo")
                 else:
-                    senders[service.service] = sock
+                    senders[service.member] = sock
                     sel.register(sock, selectors.EVENT_READ, "reply")
         start = time.monotonic()
         # Every pair sends on the same clock, spread within one interval.
@@ -254,9 +254,9 @@ def _udp_round(
                 state = states[i]
                 payload = _HEADER.pack(_MAGIC, nonce, i, n, time.monotonic_ns())
                 payload = payload.ljust(PAYLOAD_BYTES, b"\0")
-                port = responders[state.target.dst.service][1]
+                port = responders[state.target.dst.member][1]
                 with contextlib.suppress(OSError):  # EPERM etc.: counts as lost
-                    senders[state.target.src.service].sendto(payload, (state.target.address, port))
+                    senders[state.target.src.member].sendto(payload, (state.target.address, port))
                 state.sent += 1
             done = next_send == len(schedule) and all(len(s.rtts) >= s.sent for s in states)
             if done or now >= deadline:
@@ -378,20 +378,20 @@ def probe(
         mbit, err = _throughput(t, throughput_seconds) if throughput_seconds else (None, None)
         results.append(
             PairResult(
-                src=t.src.service,
-                dst=t.dst.service,
+                src=t.src.member,
+                dst=t.dst.member,
                 network=t.network,
                 address=t.address,
                 sent=state.sent,
                 received=len(state.rtts),
                 rtts_ms=tuple(state.rtts[k] for k in sorted(state.rtts)),
                 duplicates=state.duplicates,
-                partitioned=not reachable(cut, t.src.service, t.dst.service),
+                partitioned=not reachable(cut, t.src.member, t.dst.member),
                 throughput_mbit=mbit,
                 throughput_error=err,
             )
         )
-    names = tuple(s.service for s in services if s.state == "running" and s.netns)
+    names = tuple(s.member for s in services if s.state == "running" and s.netns)
     return ProbeReport(project, tuple(results), count, names)
 
 

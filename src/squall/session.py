@@ -27,10 +27,13 @@ from squall.errors import ServiceNotFound, UsageError
 from squall.faults.controller import FaultEngine, FaultReport, PlannedNamespace
 from squall.faults.desired import DesiredFaults, ShapeEntry
 from squall.faults.model import Partition, PresetName, Shape, parse_preset
+from squall.faults.resolve import names_of
 from squall.faults.shaper.control import ShaperStatus
 from squall.linux.commands import Runner
 from squall.probe import DEFAULT_COUNT, DEFAULT_TIMEOUT, ProbeReport, probe
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
+from squall.runtime.members import canonical, every_member, members_of
+from squall.spec import graph
 from squall.spec.model import ClusterSpec, FaultPresets
 from squall.state import StateDir, default_state_root
 from squall.watcher import WatcherStatus, ensure_watcher, stop_watcher, watcher_status
@@ -139,13 +142,36 @@ class Session:
         return self.cluster.spec
 
     def up(
-        self, *, build: bool = False, force: bool = False, progress: Progress | None = None
-    ) -> None:
+        self,
+        *,
+        build: bool = False,
+        force: bool = False,
+        progress: Progress | None = None,
+        services: Sequence[str] | None = None,
+        dependencies: bool = True,
+    ) -> list[str]:
+        """Bring the cluster up, or only `services` (with what they need unless
+        `dependencies` is False); the services brought up.
+
+        Raises:
+            ServiceNotFound: a service named is not in the file.
+        """
         spec = self._spec("up")
+        chosen = None
+        if services is not None:
+            for name in services:
+                if spec.service(name) is None:
+                    known = ", ".join(spec.service_names)
+                    raise ServiceNotFound(
+                        f"no service {name!r} enabled in the file; services: {known}", service=name
+                    )
+            chosen = graph.needed(spec, services, dependencies=dependencies)
         values = {"build": build, "force": force}
-        with self._changing("up", spec.service_names, values):
-            self.backend.up(spec, build=build, force=force, progress=progress)
+        targets = spec.service_names if chosen is None else chosen
+        with self._changing("up", targets, values):
+            self.backend.up(spec, build=build, force=force, progress=progress, services=chosen)
             self._reapply()
+        return list(targets)
 
     def down(
         self, *, volumes: bool = False, images: bool = False, progress: Progress | None = None
@@ -169,7 +195,7 @@ class Session:
             found += [
                 ServiceState(service=s.name, container="", id=None, state="missing")
                 for s in self.cluster.spec.services
-                if s.name not in seen
+                if s.name not in seen and s.scale > 0
             ]
         return sorted(found, key=lambda s: (s.service, s.container))
 
@@ -181,6 +207,11 @@ class Session:
             return list(self.cluster.spec.service_names)
         return sorted({s.service for s in self.backend.status(self.project)})
 
+    def members(self) -> dict[str, tuple[str, ...]]:
+        """Each service's members: its replicas (`api-1`...) as the backend holds them,
+        or the service itself when it runs one container."""
+        return members_of(self.known_services(), self.backend.status(self.project))
+
     def select_services(
         self,
         names: Sequence[str],
@@ -189,27 +220,32 @@ class Session:
         pick_random: bool = False,
         rng: random.Random | None = None,
     ) -> list[str]:
-        """Turn `SERVICE... | --all | --random` into service names, checking each."""
+        """Turn `SERVICE... | --all | --random` into service or member names (`api`,
+        `api-2`), checking each; `--random` draws one member."""
         chosen = sum((bool(names), all_services, pick_random))
         if chosen == 0:
             raise UsageError("name one or more services, or pass --all or --random")
         if chosen > 1:
             raise UsageError("services by name, --all and --random exclude each other: pick one")
-        known = self.known_services()
+        members = self.members()
+        known = list(members)
         if not known:
             raise ServiceNotFound(f"cluster {self.project!r} has no services; run squall up")
         if all_services:
             return known
         if pick_random:
-            return [(rng or random.Random()).choice(known)]
+            return [(rng or random.Random()).choice(every_member(members))]
+        picked = []
         for name in names:
-            if name not in known:
+            found = canonical(name, members)
+            if found is None:
                 raise ServiceNotFound(
                     f"no service {name!r} in cluster {self.project!r};"
-                    f" services: {', '.join(known)}",
+                    f" services: {', '.join(every_member(members))}",
                     service=name,
                 )
-        return list(dict.fromkeys(names))
+            picked.append(found)
+        return list(dict.fromkeys(picked))
 
     def act(self, services: Sequence[str], action: Action, *, signal: str | None = None) -> None:
         with self._changing(str(action), services, {"signal": signal} if signal else None):
@@ -378,11 +414,11 @@ class Session:
         dry_run: bool = False,
     ) -> list[PlannedNamespace]:
         """Add `shape` to each service (replacing one with the same target)."""
-        known = self.known_services()
+        members = self.members()
         for peer in to_services:
-            if peer not in known:
+            if canonical(peer, members) is None:
                 raise ServiceNotFound(
-                    f"--to {peer}: no such service (services: {', '.join(known)})"
+                    f"--to {peer}: no such service (services: {', '.join(every_member(members))})"
                 )
         entry = ShapeEntry(shape, tuple(dict.fromkeys(to_services)), origin)
 
@@ -472,13 +508,16 @@ class Session:
             shaper = None
         services = []
         for state in states:
-            report = reports.get(state.service)
+            report = reports.get(state.member)
+            names = names_of(state)
             services.append(
                 ServiceStatus(
                     state,
                     ServiceFaults(
-                        shapes=describe_shapes(desired, state.service),
-                        cannot_reach=cannot_reach(desired.partition, state.service),
+                        shapes=tuple(s for n in names for s in describe_shapes(desired, n)),
+                        cannot_reach=tuple(
+                            sorted({c for n in names for c in cannot_reach(desired.partition, n)})
+                        ),
                         drift=report.drift if report else (),
                         notes=report.notes if report else (),
                     ),

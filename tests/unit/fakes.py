@@ -35,14 +35,21 @@ class FakeBackend(Backend):
     def _up(self, spec: ClusterSpec, build: bool, force: bool, progress: Progress) -> None:
         self.calls.append(("up", spec.name))
         project = self.services.setdefault(spec.name, {})
-        for i, s in enumerate(spec.services):
-            project[s.name] = ServiceState(
-                service=s.name,
-                container=f"{spec.name}-{s.name}-1",
-                id=f"{i:012x}",
-                state="running",
-                addresses=tuple(NetworkAddress(n.name, f"10.0.0.{i + 2}", 24) for n in s.networks),
-            )
+        host = 2
+        for s in spec.services:
+            for number in range(1, s.scale + 1):
+                state = ServiceState(
+                    service=s.name,
+                    container=f"{spec.name}-{s.name}-{number}",
+                    id=f"{host:012x}",
+                    state="running",
+                    addresses=tuple(
+                        NetworkAddress(n.name, f"10.0.0.{host}", 24) for n in s.networks
+                    ),
+                    replica=number if s.scale > 1 else None,
+                )
+                project[state.member] = state
+                host += 1
             if progress:
                 progress.step(s.name, "started", done=True)
 
@@ -51,7 +58,9 @@ class FakeBackend(Backend):
         self.services.pop(project, None)
 
     def status(self, project: str) -> list[ServiceState]:
-        return sorted(self.services.get(project, {}).values(), key=lambda s: s.service)
+        return sorted(
+            self.services.get(project, {}).values(), key=lambda s: (s.service, s.replica or 0)
+        )
 
     def networks(self, project: str) -> list[NetworkState]:
         return []
@@ -69,11 +78,11 @@ class FakeBackend(Backend):
         self, project: str, services: Sequence[str], action: Action, *, signal: str | None = None
     ) -> None:
         self.calls.append((str(action), *services))
+        held = self.services[project]
         for name in services:
-            state = self.services[project][name]
-            self.services[project][name] = ServiceState(
-                **{**state.__dict__, "state": _STATE_AFTER[action]}
-            )
+            for key, state in list(held.items()):
+                if name in (key, state.service):
+                    held[key] = ServiceState(**{**state.__dict__, "state": _STATE_AFTER[action]})
 
     def create_network(
         self, project: str, name: str, *, subnet: str | None = None, internal: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ from squall.cli.render import network_table, status_json, status_table, to_json
 from squall.cli.serve import serve as serve_command
 from squall.errors import SquallError
 from squall.ops.opening import Where
+from squall.ops.parsing import parse_scale
 from squall.ops.requests import (
     ActionRequest,
     DownRequest,
@@ -117,16 +119,39 @@ def cli(
 @cli.command()
 @click.option("--build", is_flag=True, help="Build images of services with `build:` first.")
 @click.option("--force", is_flag=True, help="Recreate containers even if unchanged.")
+@click.option(
+    "--scale",
+    "scales",
+    multiple=True,
+    metavar="SERVICE=N",
+    help="Run N containers of SERVICE (instead of deploy.replicas); repeatable.",
+)
+@click.option(
+    "--no-deps", is_flag=True, help="With SERVICE...: start only those, not their dependencies."
+)
+@click.argument("services", nargs=-1)
 @pass_options
-def up(options: Options, build: bool, force: bool) -> None:
+def up(
+    options: Options,
+    build: bool,
+    force: bool,
+    scales: tuple[str, ...],
+    no_deps: bool,
+    services: tuple[str, ...],
+) -> None:
     """Create networks and volumes, then start services in dependency order.
 
+    With SERVICE..., only those and what they depend on (their profiles enabled).
     Running it again changes only what differs from the file. Ctrl-C stops cleanly;
     `squall down` then removes whatever was created.
     """
+    options.loading = dataclasses.replace(
+        options.loading, scale=parse_scale(scales), services=services
+    )
     ops = options.ops(need_file=True)
+    request = UpRequest(build=build, force=force, services=services, no_deps=no_deps)
     with ConsoleProgress(options.err, title=f"squall up {ops.project}") as progress:
-        ops.run(UpRequest(build=build, force=force), progress)
+        ops.run(request, progress)
     options.out.print(status_table(ops.status(read_kernel=False), kernel_note=False))
 
 

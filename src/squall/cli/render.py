@@ -49,7 +49,7 @@ def status_table(status: ClusterStatus, *, kernel_note: bool = True) -> Table:
         style = {"running": "green", "missing": "red", "exited": "yellow"}.get(s.state, "")
         state = s.state if not s.health else f"{s.state} ({s.health})"
         table.add_row(
-            s.service,
+            s.member,
             (s.id or "-")[:12],
             Text(state, style=style),
             nets,

@@ -39,7 +39,7 @@ from squall.faults.kernel import (
 )
 from squall.faults.model import make_tag
 from squall.faults.plan import Chain, Interface, KernelCaps, KernelPlan, Table, plan
-from squall.faults.resolve import Resolved, resolve
+from squall.faults.resolve import Resolved, resolve, shapes_of
 from squall.faults.shaper.control import (
     ShaperStatus,
     ensure_shaper,
@@ -63,7 +63,8 @@ class PlannedNamespace:
 
     @property
     def service(self) -> str:
-        return self.resolved.service.service
+        """The service, or the member of a replicated one (`api-2`)."""
+        return self.resolved.service.member
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ class FaultEngine:
                 FaultReport(
                     service=p.service,
                     desired=tuple(
-                        e.describe() for e in desired.active(now).shapes.get(p.service, ())
+                        e.describe() for e in shapes_of(desired.active(now), p.resolved.service)
                     ),
                     drift=tuple(drift),
                     notes=p.resolved.notes,

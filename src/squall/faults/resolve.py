@@ -2,6 +2,9 @@
 
 Run at every apply, because addresses change when services restart: a shape `--to db`
 and a partition between `api` and `db` follow `db` to its new address.
+
+A replicated service's containers are members (`api-1`, `api-2`): faults name either
+the service (every replica, those of a later `--scale` too) or one member.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from squall.faults.desired import DesiredFaults
+from squall.faults.desired import DesiredFaults, ShapeEntry
 from squall.faults.model import Blocks, NamespaceFaults, Partition
 from squall.faults.partition import blocks
 from squall.runtime.base import ServiceState
@@ -26,18 +29,29 @@ class Resolved:
     """Why part of the desired state is not in force (e.g. a peer is stopped)."""
 
 
+def names_of(state: ServiceState) -> tuple[str, ...]:
+    """The names a fault may give this container: its service's, and its member's."""
+    return tuple(dict.fromkeys((state.service, state.member)))
+
+
+def shapes_of(desired: DesiredFaults, state: ServiceState) -> tuple[ShapeEntry, ...]:
+    """The shapes that hold for this container: its service's, then its own."""
+    return tuple(e for name in names_of(state) for e in desired.shapes.get(name, ()))
+
+
 def service_addresses(services: Sequence[ServiceState]) -> dict[str, list[str]]:
-    """Every running service's IPv4 addresses as `/32`s, on all its networks."""
-    result: dict[str, list[str]] = {}
+    """Every running service's IPv4 addresses as `/32`s, on all its networks; a
+    replicated service's under its name (all replicas) and each member's name."""
+    found: dict[str, set[str]] = {}
     for s in services:
         if s.state != "running":
             continue
-        hosts = []
-        for a in s.addresses:
-            if a.ip and ipaddress.ip_address(a.ip).version == 4:
-                hosts.append(f"{a.ip}/32")
-        result[s.service] = sorted(set(hosts))
-    return result
+        hosts = {
+            f"{a.ip}/32" for a in s.addresses if a.ip and ipaddress.ip_address(a.ip).version == 4
+        }
+        for name in names_of(s):
+            found.setdefault(name, set()).update(hosts)
+    return {name: sorted(hosts) for name, hosts in found.items()}
 
 
 def _live_partition(partition: Partition, addresses: Mapping[str, Sequence[str]]) -> Partition:
@@ -60,11 +74,11 @@ def resolve(
         faults = NamespaceFaults(
             tag=tag,
             netns=state.netns,
-            label=f"{project}/{state.service}",
-            blocks=blocked.get(state.service, Blocks()),
+            label=f"{project}/{state.member}",
+            blocks=_merged([blocked.get(name, Blocks()) for name in names_of(state)]),
         )
         notes: list[str] = []
-        for entry in desired.shapes.get(state.service, ()):
+        for entry in shapes_of(desired, state):
             peer_hosts = [h for name in entry.to_services for h in addresses.get(name, ())]
             missing = [name for name in entry.to_services if not addresses.get(name)]
             if missing:
@@ -77,3 +91,20 @@ def resolve(
             faults = faults.with_shape(replace(entry.shape, selector=selector))
         resolved.append(Resolved(state, faults, tuple(notes)))
     return resolved
+
+
+def _merged(found: Sequence[Blocks]) -> Blocks:
+    """A container's blocks: those of its service's name and of its member's name."""
+    if len(found) == 1:
+        return found[0]
+
+    def union(field: str) -> set[str]:
+        return {a for b in found for a in getattr(b, field)}
+
+    ingress, egress = union("ingress"), union("egress")
+    return Blocks(
+        egress=tuple(sorted(egress)),
+        ingress=tuple(sorted(ingress)),
+        egress_originated=tuple(sorted(union("egress_originated") - egress)),
+        ingress_originated=tuple(sorted(union("ingress_originated") - ingress)),
+    )

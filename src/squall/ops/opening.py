@@ -70,6 +70,7 @@ class Where:
             profiles=self.profiles,
             services=self.services,
             scale=self.scale,
+            backend=None if self.backend == "auto" else self.backend,
             cwd=self.cwd,
             environ=self.environ,
         )

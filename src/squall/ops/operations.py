@@ -61,6 +61,7 @@ from squall.ops.requests import (
 from squall.ops.results import Result, names
 from squall.probe import ProbeReport
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
+from squall.runtime.members import Members, canonical, every_member, expand
 from squall.session import Session
 from squall.spec.model import FaultPresets
 
@@ -129,15 +130,14 @@ class Operations:
             targets.services, all_services=targets.all, pick_random=targets.random, rng=self.rng
         )
 
-    def _check_known(self, wanted: Sequence[str]) -> list[str]:
-        known = self.session.known_services()
+    def _check_known(self, wanted: Sequence[str], members: Members) -> None:
         for name in wanted:
-            if name not in known:
+            if canonical(name, members) is None:
+                known = every_member(members)
                 raise ServiceNotFound(
                     f"no service {name!r} in cluster {self.project!r}; services: {names(known)}",
                     service=name,
                 )
-        return known
 
     # Changes ----------------------------------------------------------------------
 
@@ -173,9 +173,17 @@ class Operations:
                 return self._act(request)
             case HealRequest():
                 return self._heal()
-            case UpRequest(build=build, force=force):
-                self.session.up(build=build, force=force, progress=progress)
-                return Result("up", f"{self.project}: up", tuple(self.session.known_services()))
+            case UpRequest(build=build, force=force, services=services, no_deps=no_deps):
+                if no_deps and not services:
+                    raise UsageError("--no-deps needs the services to start: up --no-deps SVC")
+                started = self.session.up(
+                    build=build,
+                    force=force,
+                    progress=progress,
+                    services=services or None,
+                    dependencies=not no_deps,
+                )
+                return Result("up", f"{self.project}: up", tuple(started))
             case DownRequest():
                 return self._down(request, progress)
             case ChaosRequest():
@@ -196,7 +204,8 @@ class Operations:
         return Result("chaos stop", f"chaos run {pid} stopped and healed", pid=pid)
 
     def _shape(self, request: ShapeRequest) -> Result:
-        asked = build_shape(request.fields, known_services=self.session.known_services())
+        members = self.session.members()
+        asked = build_shape(request.fields, known_services={*members, *every_member(members)})
         services = self.select(request.targets)
         planned = self.session.shape(
             services,
@@ -223,18 +232,23 @@ class Operations:
         return Result(request.preset, message, tuple(services), request.dry_run, tuple(planned))
 
     def _partition(self, request: PartitionRequest) -> Result:
-        known = self._check_known([n for group in request.groups for n in group])
-        holy, neutral = self.session.roles()
+        """Partitions cut members: `api` stands for each of its replicas, `api-2` for
+        one, and the replicas not named are in the group of the rest."""
+        members = self.session.members()
+        self._check_known([n for group in request.groups for n in group], members)
+        known = every_member(members)
+        holy, neutral = (set(expand(names, members)) for names in self.session.roles())
         if request.isolate:
             if request.groups or request.one_way or request.random or request.shape is not None:
                 raise UsageError(
                     "isolate, groups, one_way, random and shape exclude each other: pick one"
                 )
-            self._check_known(request.isolate)
-            cut = build_isolation(request.isolate, known=known, holy=holy, neutral=neutral)
+            self._check_known(request.isolate, members)
+            isolated = [expand([name], members) for name in request.isolate]
+            cut = build_isolation(isolated, known=known, holy=holy, neutral=neutral)
         else:
             cut = build_partition(
-                request.groups,
+                [expand(group, members) for group in request.groups],
                 services=known,
                 holy=holy,
                 neutral=neutral,
@@ -280,8 +294,8 @@ class Operations:
     def _heal(self) -> Result:
         states = self.session.status()
         self.session.heal(
-            start=[s.service for s in states if s.state in STOPPED_STATES],
-            unpause=[s.service for s in states if s.state == "paused"],
+            start=[s.member for s in states if s.state in STOPPED_STATES],
+            unpause=[s.member for s in states if s.state == "paused"],
         )
         return Result("heal", "healed: joined, fast, stopped and paused services back")
 

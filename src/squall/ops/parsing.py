@@ -143,18 +143,48 @@ def build_partition(
 
 
 def build_isolation(
-    services: Sequence[str],
+    services: Sequence[Sequence[str]],
     *,
     known: Sequence[str],
     holy: Collection[str] = (),
     neutral: Collection[str] = (),
 ) -> Partition:
-    """`squall isolate A [B...]`: each one named alone, everyone else together."""
+    """`squall isolate A [B...]`: each one named alone (the members of a replicated
+    service together), everyone else together.
+
+    Args:
+        services: the members of each service named, one group each.
+    """
     if not services:
         raise UsageError("name the services to isolate")
-    if len(services) == 1:
-        return isolate(services[0], known, holy, neutral)
-    return blockade_partition([[s] for s in services], known, holy, neutral)
+    if len(services) == 1 and len(services[0]) == 1:
+        return isolate(services[0][0], known, holy, neutral)
+    partition = blockade_partition([list(group) for group in services], known, holy, neutral)
+    if len(services) > 1:
+        return partition
+    return Partition(cuts=partition.cuts, groups=partition.groups, kind="isolate")
 
 
-__all__ = ["ShapeAsked", "build_isolation", "build_partition", "build_shape", "split_names"]
+def parse_scale(values: Iterable[str]) -> dict[str, int]:
+    """`["api=3", "db=0"]` (`up --scale`) -> `{"api": 3, "db": 0}`; a later one wins.
+
+    Raises:
+        UsageError: an entry is not SERVICE=N with N a whole number.
+    """
+    scale: dict[str, int] = {}
+    for text in values:
+        name, sep, count = text.partition("=")
+        if not sep or not name.strip() or not count.strip().isdigit():
+            raise UsageError(f"--scale {text}: expected SERVICE=N (e.g. api=3)")
+        scale[name.strip()] = int(count)
+    return scale
+
+
+__all__ = [
+    "ShapeAsked",
+    "build_isolation",
+    "build_partition",
+    "build_shape",
+    "parse_scale",
+    "split_names",
+]

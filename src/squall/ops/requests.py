@@ -114,6 +114,10 @@ class HealRequest:
 class UpRequest:
     build: bool = False
     force: bool = False
+    services: tuple[str, ...] = ()
+    """`up SERVICE...`: these and what they need (empty: every service)."""
+    no_deps: bool = False
+    """With `services`: only those, not what they depend on."""
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,15 @@ class ServiceState:
     image: str | None = None
     ports: tuple[str, ...] = ()
     """Published ports as `HOST_IP:HOST_PORT->TARGET/PROTO`."""
+    replica: int | None = None
+    """Its number among the containers of its service when the service runs several
+    (`deploy.replicas`, `--scale`); None for a service of one container."""
+
+    @property
+    def member(self) -> str:
+        """The name fault and service commands give this one container: `api-2` for a
+        replica, the service's own name for a service of one."""
+        return self.service if self.replica is None else f"{self.service}-{self.replica}"
 
 
 @dataclass(frozen=True)
@@ -121,15 +130,40 @@ class Backend(abc.ABC):
         build: bool = False,
         force: bool = False,
         progress: Progress | None = None,
+        services: Sequence[str] | None = None,
     ) -> None:
         """Create what is missing and start everything in `depends_on` order.
 
         Idempotent: what already exists and matches is left alone; `force` recreates.
+        With `services`, only those are brought up (`up SERVICE...`: the caller has
+        added their dependencies, or not for `--no-deps`); the others are left as they
+        are.
         """
-        self._up(spec, build, force, progress or SilentProgress())
+        progress = progress or SilentProgress()
+        if services is None:
+            self._up(spec, build, force, progress)
+        else:
+            self._up_selected(spec, services, build, force, progress)
 
     @abc.abstractmethod
     def _up(self, spec: ClusterSpec, build: bool, force: bool, progress: Progress) -> None: ...
+
+    def _up_selected(
+        self,
+        spec: ClusterSpec,
+        services: Sequence[str],
+        build: bool,
+        force: bool,
+        progress: Progress,
+    ) -> None:
+        """`up SERVICE...` on a backend that brings a cluster up whole: every service of
+        the file starts (and the line says so)."""
+        progress.step(
+            spec.name,
+            f"`up {' '.join(services)}` on {self.name} brings up every service of the file "
+            "(choosing services is for the Docker backend)",
+        )
+        self._up(spec, build, force, progress)
 
     def down(
         self,

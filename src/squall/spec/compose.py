@@ -48,6 +48,8 @@ class ComposeInput:
     selection: Selection = field(default_factory=Selection)
     warnings: tuple[str, ...] = ()
     """Warnings from reading the files (unset variables...), kept first."""
+    backend: str | None = None
+    """The backend the command line chose; else the file's `x-squall: backend`."""
 
 
 def load_compose(given: ComposeInput) -> ClusterSpec:
@@ -78,7 +80,7 @@ def load_compose(given: ComposeInput) -> ClusterSpec:
     context = ServiceContext(
         services=frozenset(services_node),
         networks=networks,
-        images_optional=options.backend == "netns",
+        images_optional=(given.backend or options.backend) == "netns",
         mounts=mounts,
         secrets=frozenset(secrets),
         configs=frozenset(configs),

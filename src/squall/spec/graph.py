@@ -112,3 +112,23 @@ def start_order(spec: ClusterSpec) -> list[list[str]]:
         for needs in waiting.values():
             needs.difference_update(ready)
     return levels
+
+
+def needed(spec: ClusterSpec, names: Sequence[str], *, dependencies: bool = True) -> list[str]:
+    """The services `up SERVICE...` starts, sorted: those named and, unless
+    `dependencies` is False (`--no-deps`), what they need, transitively (`depends_on`,
+    `links`, `network_mode: service:X`), as Compose does.
+    """
+    chosen = set(names)
+    waiting = list(names) if dependencies else []
+    while waiting:
+        service = spec.service(waiting.pop())
+        if service is None:
+            continue
+        wanted = {edge.needs for edge in edges(service)}
+        if service.network_mode and service.network_mode.startswith("service:"):
+            wanted.add(service.network_mode.split(":", 1)[1])
+        for name in sorted(wanted - chosen):
+            chosen.add(name)
+            waiting.append(name)
+    return sorted(chosen & set(spec.service_names))

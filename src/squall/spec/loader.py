@@ -52,6 +52,9 @@ class ProjectRequest:
     """Services named on the command line: enabled with their profiles."""
     scale: Mapping[str, int] = field(default_factory=dict)
     """`--scale SVC=N`."""
+    backend: str | None = None
+    """`--backend` (over the file's `x-squall: backend`): on netns a service needs no
+    `image` or `build`."""
     cwd: Path | None = None
     environ: Mapping[str, str] | None = None
     """Default `os.environ`; it wins over env files, as in Compose."""
@@ -92,6 +95,7 @@ def load_project(request: ProjectRequest) -> ClusterSpec:
             variables=found.variables,
             project=request.project,
             selection=Selection(profiles, request.services, request.scale),
+            backend=request.backend,
             warnings=tuple(assembler.warnings),
         )
     )

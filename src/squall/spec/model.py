@@ -183,6 +183,8 @@ class FileSpec:
     content: str | None = None
     external: bool = False
     declared_name: str | None = None
+    value: str | None = field(default=None, repr=False)
+    """The variable's value, for `environment` (read when the file was loaded)."""
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ def parse_files(node: Node | None, kind: Kind, context: MountContext) -> dict[st
             environment=variable,
             content=entries["content"].text() if "content" in given else None,
             external=external,
+            value=None if variable is None else context.variables.get(variable, ""),
             declared_name=entries["name"].text()
             if "name" in entries and entries["name"].value is not None
             else None,

@@ -77,8 +77,8 @@ def parse_service(name: str, node: Node, context: ServiceContext) -> ServiceSpec
     entries = SERVICE.entries(node, context.warnings)
     if "image" not in entries and "build" not in entries and not context.images_optional:
         node.fail(
-            "a service needs 'image' or 'build' (or the file's `x-squall: {backend: netns}`,"
-            " which runs its command on this host)",
+            "a service needs 'image' or 'build' (or `--backend netns`, or the file's"
+            " `x-squall: {backend: netns}`, which run its command on this host)",
             at_key=True,
         )
     build = _build(entries["build"], context) if "build" in entries else None

@@ -156,3 +156,17 @@ def test_derived_flags_keep_their_types() -> None:
     assert seed.type.name == "integer"
     distribution = next(p for p in cli_faults.shape.params if p.name == "distribution")
     assert isinstance(distribution.type, click.Choice) and "normal" in distribution.type.choices
+
+
+def test_up_some_services_names_what_it_brings_up(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x}\n  c: {image: x}\n"
+    )
+    where = Where.of_file(tmp_path / "compose.yaml", state_root=tmp_path / "state")
+    ops = Operations.open(where, backend=FakeBackend())
+    assert ops.run(UpRequest(services=("a",))).services == ("a", "b")
+    assert ops.run(UpRequest(services=("a",), no_deps=True)).services == ("a",)
+    with pytest.raises(UsageError, match="--no-deps needs the services"):
+        ops.run(UpRequest(no_deps=True))
+    with pytest.raises(ServiceNotFound, match="no service 'd' enabled"):
+        ops.run(UpRequest(services=("d",)))

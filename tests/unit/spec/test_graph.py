@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from squall.errors import Location, SpecError
 from squall.spec import ClusterSpec, Dependency, Link, ServiceSpec, start_order
+from squall.spec.graph import needed
 
 HERE = Location(Path("compose.yaml"), 1)
 
@@ -58,3 +60,19 @@ def test_start_order_of_a_loaded_file(tmp_path: Path) -> None:
         "  side: {image: x, network_mode: 'service:web'}\n"
     )
     assert start_order(load_cluster(path, environ={})) == [["db"], ["web"], ["side"]]
+
+
+def test_up_some_services_brings_what_they_need_unless_no_deps() -> None:
+    side = dataclasses.replace(service("side"), network_mode="service:proxy")
+    spec = cluster(
+        service("web", "api", links=("cache",)),
+        service("api", "db"),
+        service("db"),
+        service("cache"),
+        service("proxy"),
+        service("worker", "db"),
+        side,
+    )
+    assert needed(spec, ["web"]) == ["api", "cache", "db", "web"]
+    assert needed(spec, ["web"], dependencies=False) == ["web"]
+    assert needed(spec, ["side", "worker"]) == ["db", "proxy", "side", "worker"]

@@ -9,7 +9,7 @@ import pytest
 import squall.spec
 from squall.errors import SpecError
 from squall.spec import find_cluster_file
-from squall.spec.loader import CLUSTER_FILE_NAMES
+from squall.spec.loader import CLUSTER_FILE_NAMES, ProjectRequest, load_project
 
 
 def test_find_cluster_file_order(tmp_path: Path) -> None:
@@ -47,3 +47,13 @@ def test_exported_names() -> None:
     } | {"find_cluster_file", "load_cluster", "load_project", "start_order"}
     for name in squall.spec.__all__:
         assert getattr(squall.spec, name) is not None
+
+
+def test_backend_netns_on_the_command_line_runs_a_file_without_images(tmp_path: Path) -> None:
+    file = tmp_path / "compose.yaml"
+    file.write_text("services:\n  web:\n    command: ['true']\n")
+    spec = load_project(ProjectRequest(files=(file,), backend="netns", environ={}))
+    assert [(s.name, s.image, s.build) for s in spec.services] == [("web", None, None)]
+    for backend in (None, "docker"):
+        with pytest.raises(SpecError, match="needs 'image' or 'build' \\(or `--backend netns`"):
+            load_project(ProjectRequest(files=(file,), backend=backend, environ={}))

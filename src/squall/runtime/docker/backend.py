@@ -34,7 +34,8 @@ from squall.runtime.base import (
 )
 from squall.runtime.docker import naming, watch
 from squall.runtime.docker.engine import JSON, DockerEngine
-from squall.runtime.docker.status import container_display_name, service_state
+from squall.runtime.docker.hooks import run_hooks, stop_plan
+from squall.runtime.docker.status import container_display_name, numbered, service_state
 from squall.runtime.docker.up import SerialProgress, UpRun
 from squall.spec.model import ClusterSpec
 
@@ -81,6 +82,21 @@ class DockerBackend(Backend):
         """
         UpRun(self._engine, spec, progress, force=force, waits=self.waits).run(build=build)
 
+    def _up_selected(
+        self,
+        spec: ClusterSpec,
+        services: Sequence[str],
+        build: bool,
+        force: bool,
+        progress: Progress,
+    ) -> None:
+        """Only `services`; the other services' containers are left as they are (a
+        dependency not chosen, `--no-deps`, is not waited for unless it runs)."""
+        only = frozenset(services)
+        UpRun(self._engine, spec, progress, force=force, waits=self.waits, only=only).run(
+            build=build
+        )
+
     # -- down ----------------------------------------------------------------------------
 
     def _down(self, project: str, volumes: bool, images: bool, progress: Progress) -> None:
@@ -99,6 +115,14 @@ class DockerBackend(Backend):
 
         def remove_container(summary: JSON) -> None:
             name = container_display_name(summary)
+            plan = stop_plan(summary.get("Labels") or {})
+            if plan.graceful and summary.get("State") == "running":
+                service = (summary.get("Labels") or {}).get(naming.SERVICE_LABEL, name)
+                progress.step(name, "stopping")
+                try:
+                    run_hooks(self._engine, str(summary["Id"]), plan.pre_stop, service, "pre_stop")
+                finally:
+                    self._engine.stop(str(summary["Id"]), self._grace(plan.grace), service)
             progress.step(name, "removing")
             self._engine.remove_container(str(summary["Id"]))
 
@@ -135,12 +159,14 @@ class DockerBackend(Backend):
         networks = self._cluster_network_names(project)
         summaries = self._engine.containers(labels)
         details = _parallel(lambda s: self._engine.inspect_container(str(s["Id"])), summaries)
-        states = [
-            service_state(summary, info, networks)
-            for summary, info in zip(summaries, details, strict=True)
-            if info is not None
-        ]
-        return sorted(states, key=lambda s: (s.service, s.container))
+        states = numbered(
+            [
+                service_state(summary, info, networks)
+                for summary, info in zip(summaries, details, strict=True)
+                if info is not None
+            ]
+        )
+        return sorted(states, key=lambda s: (s.service, s.replica or 0, s.container))
 
     def networks(self, project: str) -> list[NetworkState]:
         labels = naming.project_filter(project)
@@ -222,23 +248,40 @@ class DockerBackend(Backend):
             ServiceNotFound: a service has no container in the project (all are checked
                 before anything is done).
         """
-        targets = [(name, str(self._container(project, name)["Id"])) for name in services]
+        targets = [
+            (name, summary) for name in services for summary in self._containers(project, name)
+        ]
+        for name, summary in targets:
+            self._act_one(name, summary, action, signal)
+
+    def _act_one(self, name: str, summary: JSON, action: Action, signal: str | None) -> None:
+        """One container: hooks around start and stop, as in Compose."""
         engine = self._engine
-        for name, ident in targets:
-            if action is Action.START:
-                engine.start(ident, name)
-            elif action is Action.STOP:
-                engine.stop(ident, int(self.waits.stop), name)
-            elif action is Action.RESTART:
-                engine.restart(ident, int(self.waits.stop), name)
-            elif action is Action.KILL:
-                engine.kill(ident, signal, name)
-            elif action is Action.PAUSE:
-                engine.pause(ident, name)
-            elif action is Action.UNPAUSE:
-                engine.unpause(ident, name)
-            else:  # pragma: no cover - Action is closed
-                raise BackendError(f"unknown action {action!r}")
+        ident = str(summary["Id"])
+        plan = stop_plan(summary.get("Labels") or {})
+        running = summary.get("State") == "running"
+        if action in (Action.STOP, Action.RESTART) and running:
+            run_hooks(engine, ident, plan.pre_stop, name, "pre_stop")
+        if action is Action.START:
+            engine.start(ident, name)
+        elif action is Action.STOP:
+            engine.stop(ident, self._grace(plan.grace), name)
+        elif action is Action.RESTART:
+            engine.restart(ident, self._grace(plan.grace), name)
+        elif action is Action.KILL:
+            engine.kill(ident, signal, name)
+        elif action is Action.PAUSE:
+            engine.pause(ident, name)
+        elif action is Action.UNPAUSE:
+            engine.unpause(ident, name)
+        else:  # pragma: no cover - Action is closed
+            raise BackendError(f"unknown action {action!r}")
+        if action is Action.RESTART or (action is Action.START and not running):
+            run_hooks(engine, ident, plan.post_start, name, "post_start")
+
+    def _grace(self, grace: int | None) -> int:
+        """Seconds a stop waits: the service's `stop_grace_period`, else `waits.stop`."""
+        return int(self.waits.stop) if grace is None else grace
 
     # -- ad-hoc networks (`squall net`) --------------------------------------------------
 
@@ -302,18 +345,20 @@ class DockerBackend(Backend):
     ) -> None:
         """Attach `service` to `network`, known there by its name and `aliases`."""
         engine_name = self._network_engine_name(project, network)
-        ident = str(self._container(project, service)["Id"])
-        self._engine.connect(
-            ident,
-            engine_name,
-            aliases=tuple(dict.fromkeys((service, *aliases))),
-            service=service,
-        )
+        for summary in self._containers(project, service):
+            labels = summary.get("Labels") or {}
+            name = labels.get(naming.SERVICE_LABEL, service)
+            self._engine.connect(
+                str(summary["Id"]),
+                engine_name,
+                aliases=tuple(dict.fromkeys((name, *aliases))),
+                service=service,
+            )
 
     def disconnect(self, project: str, network: str, service: str) -> None:
         engine_name = self._network_engine_name(project, network)
-        ident = str(self._container(project, service)["Id"])
-        self._engine.disconnect(ident, engine_name, service)
+        for summary in self._containers(project, service):
+            self._engine.disconnect(str(summary["Id"]), engine_name, service)
 
     # -- watching ------------------------------------------------------------------------
 
@@ -336,10 +381,35 @@ class DockerBackend(Backend):
     # -- helpers -------------------------------------------------------------------------
 
     def _container(self, project: str, service: str) -> JSON:
+        """The one container `service` names: a replica (`api-2`) or the service's first."""
+        return self._containers(project, service)[0]
+
+    def _containers(self, project: str, service: str) -> list[JSON]:
+        """The containers a name means: every replica of a service (`api`), in order, or
+        one replica (`api-2`).
+
+        Raises:
+            ServiceNotFound: the project has no such service or replica.
+        """
         containers = self._engine.containers(naming.project_filter(project))
-        for summary in containers:
-            if (summary.get("Labels") or {}).get(naming.SERVICE_LABEL) == service:
-                return summary
+
+        def labels(summary: JSON) -> dict[str, str]:
+            return summary.get("Labels") or {}
+
+        def number(summary: JSON) -> int:
+            return naming.container_number(labels(summary)) or 1
+
+        found = sorted(
+            (c for c in containers if labels(c).get(naming.SERVICE_LABEL) == service), key=number
+        )
+        if not found:
+            found = [
+                c
+                for c in containers
+                if f"{labels(c).get(naming.SERVICE_LABEL)}-{number(c)}" == service
+            ]
+        if found:
+            return found
         known = sorted(
             {
                 str(label)

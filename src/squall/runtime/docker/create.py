@@ -14,10 +14,14 @@ from typing import Any
 
 from squall.errors import BackendError
 from squall.runtime.docker import naming
+from squall.runtime.docker.files import InjectedFile, file_mounts
+from squall.runtime.docker.hooks import hook_labels
 from squall.runtime.links import LinkTarget, link_environment
 from squall.spec.model import (
     ClusterSpec,
+    ContainerSettings,
     Healthcheck,
+    Resources,
     ServiceSpec,
 )
 from squall.spec.usage import service_networks
@@ -56,13 +60,20 @@ class ContainerRequest:
     """Body of `POST /containers/create`, without the config-hash label."""
     connect: tuple[Attachment, ...]
     """Networks to join after create, before start."""
+    files: tuple[InjectedFile, ...] = ()
+    """Secrets and configs written into the container after create, before start."""
+    notes: tuple[str, ...] = ()
+    """What the engine is not asked to do as the file says, one line each."""
 
     def hash_document(self, image_id: str) -> JSON:
-        return {
+        document: JSON = {
             "config": self.config,
             "connect": [a.__dict__ for a in self.connect],
             "image": image_id,
         }
+        if self.files:  # absent otherwise: containers made before keep their hash
+            document["files"] = [f.digest() for f in self.files]
+        return document
 
 
 def container_request(
@@ -74,6 +85,7 @@ def container_request(
     volume_names: Mapping[str, str],
     links: Sequence[LinkTarget] = (),
     container_names: Mapping[str, str] | None = None,
+    number: int = 1,
 ) -> ContainerRequest:
     """Build the create request of `service`.
 
@@ -83,34 +95,47 @@ def container_request(
         network_names: cluster network name -> engine name.
         volume_names: cluster volume name -> engine name.
         links: resolved `links:` targets (their addresses), in the service's order.
-        container_names: service -> container name (default: computed from `spec`).
+        container_names: service -> container name (default: computed from `spec`); a
+            link or `network_mode: service:X` reaches X's first replica, as in Compose.
+        number: which replica of `service` (1..scale).
     """
     project = spec.name
     names = dict(
         container_names or {s.name: naming.container_name(project, s) for s in spec.services}
     )
-    name = names[service.name]
+    name = naming.container_name(project, service, number)
     attachments = _attachments(spec, service, network_names, names)
     labels = naming.container_labels(
         project,
         service,
         networks={a.network: a.engine_name for a in attachments},
+        number=number,
     )
+    labels.update(hook_labels(service))
     env = link_environment(name, links)
     env.update(service.environment)
     config = _config(service, image, labels, env)
     binds, tmpfs, anonymous = _mounts(service, volume_names)
+    mounted = file_mounts(spec, service)
     if anonymous:
         config["Volumes"] = anonymous
     host = _host_config(service)
-    host["Binds"] = binds or None
-    host["Tmpfs"] = tmpfs or None
+    host.update(_resources(service.resources))
+    host.update(_settings(service.settings))
+    host["Binds"] = [*binds, *mounted.binds] or None
+    host["Tmpfs"] = {**tmpfs, **_tmpfs(service.settings)} or None
     host["NetworkMode"] = network_mode(service, attachments, names)
     config["HostConfig"] = {k: v for k, v in host.items() if v is not None}
     if attachments:
         first = attachments[0]
         config["NetworkingConfig"] = {"EndpointsConfig": {first.engine_name: first.endpoint()}}
-    return ContainerRequest(name=name, config=config, connect=tuple(attachments[1:]))
+    return ContainerRequest(
+        name=name,
+        config=config,
+        connect=tuple(attachments[1:]),
+        files=mounted.files,
+        notes=(*_resource_notes(service.resources), *mounted.notes),
+    )
 
 
 def _config(
@@ -137,6 +162,10 @@ def _config(
         "User": service.user or None,
         "Healthcheck": healthcheck_config(service.healthcheck)
         if service.healthcheck is not None
+        else None,
+        "StopSignal": service.settings.stop_signal,
+        "StopTimeout": int(service.settings.stop_grace_period)
+        if service.settings.stop_grace_period is not None
         else None,
     }
     config.update({k: v for k, v in optional.items() if v is not None})
@@ -167,6 +196,48 @@ def _host_config(service: ServiceSpec) -> JSON:
         )
     host["PortBindings"] = bindings or None
     return host
+
+
+def _resources(resources: Resources) -> JSON:
+    """Limits and reservations, as Compose sets them on one engine (no Swarm)."""
+    return {
+        "Memory": resources.memory,
+        "MemoryReservation": resources.memory_reservation,
+        "NanoCpus": round(resources.cpus * NANOSECONDS) if resources.cpus else None,
+        "CpuShares": resources.cpu_shares,
+        "PidsLimit": resources.pids,
+        "ShmSize": resources.shm_size,
+        "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in resources.ulimits]
+        or None,
+    }
+
+
+def _resource_notes(resources: Resources) -> tuple[str, ...]:
+    if resources.cpus_reservation is None:
+        return ()
+    return (
+        f"deploy.resources.reservations.cpus {resources.cpus_reservation:g}: an engine "
+        "without Swarm reserves no CPU, so none is reserved (limits apply)",
+    )
+
+
+def _settings(settings: ContainerSettings) -> JSON:
+    """The engine settings a service may give: root filesystem, kernel, logs, DNS."""
+    logging = settings.logging
+    return {
+        "ReadonlyRootfs": settings.read_only or None,
+        "Sysctls": dict(settings.sysctls) or None,
+        "LogConfig": {"Type": logging.driver or "", "Config": dict(logging.options)}
+        if logging is not None
+        else None,
+        "Dns": list(settings.dns) or None,
+        "DnsSearch": list(settings.dns_search) or None,
+    }
+
+
+def _tmpfs(settings: ContainerSettings) -> dict[str, str]:
+    """`tmpfs: /run:size=64m` -> `{"/run": "size=64m"}` (the engine's form)."""
+    return dict(entry.partition(":")[::2] for entry in settings.tmpfs)
 
 
 def _mounts(

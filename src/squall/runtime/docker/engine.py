@@ -56,7 +56,10 @@ def _is_unreachable(exc: BaseException) -> bool:
 
 @contextlib.contextmanager
 def _translated(what: str, service: str | None = None) -> Iterator[None]:
-    """Turn SDK and transport errors raised inside the block into Squall errors."""
+    """Turn SDK and transport errors raised inside the block into Squall errors (naming
+    the service they concern, when there is one)."""
+    if service:
+        what = f"service {service!r}: {what}"
     try:
         yield
     except SquallError:
@@ -303,27 +306,34 @@ class DockerEngine:
 
     def start(self, ident: str, service: str | None = None) -> None:
         log.debug("POST /containers/%s/start", ident)
-        with _translated(f"starting {ident}", service):
+        with _translated(f"starting {ident[:12]}", service):
             self.api.start(ident)
 
-    def stop(self, ident: str, timeout: int = 10, service: str | None = None) -> None:
-        with _translated(f"stopping {ident}", service):
+    def stop(self, ident: str, timeout: int | None = 10, service: str | None = None) -> None:
+        """`timeout` None: the container's own (`StopTimeout`, else the engine's 10 s)."""
+        with _translated(f"stopping {ident[:12]}", service):
             self.api.stop(ident, timeout=timeout)
 
+    def put_archive(self, ident: str, path: str, data: bytes, service: str | None = None) -> None:
+        """Unpack the tar `data` at `path` inside the container (`PUT .../archive`)."""
+        log.debug("PUT /containers/%s/archive path=%s", ident, path)
+        with _translated(f"copying files into {ident[:12]}", service):
+            self.api.put_archive(ident, path, data)
+
     def restart(self, ident: str, timeout: int = 10, service: str | None = None) -> None:
-        with _translated(f"restarting {ident}", service):
+        with _translated(f"restarting {ident[:12]}", service):
             self.api.restart(ident, timeout=timeout)
 
     def kill(self, ident: str, signal: str | None = None, service: str | None = None) -> None:
-        with _translated(f"killing {ident}", service):
+        with _translated(f"killing {ident[:12]}", service):
             self.api.kill(ident, signal=signal)
 
     def pause(self, ident: str, service: str | None = None) -> None:
-        with _translated(f"pausing {ident}", service):
+        with _translated(f"pausing {ident[:12]}", service):
             self.api.pause(ident)
 
     def unpause(self, ident: str, service: str | None = None) -> None:
-        with _translated(f"unpausing {ident}", service):
+        with _translated(f"unpausing {ident[:12]}", service):
             self.api.unpause(ident)
 
     def remove_container(self, ident: str) -> None:
@@ -349,10 +359,30 @@ class DockerEngine:
             )
             yield from stream
 
-    def exec_create(self, ident: str, argv: Sequence[str], *, tty: bool, stdin: bool) -> str:
+    def exec_create(
+        self,
+        ident: str,
+        argv: Sequence[str],
+        *,
+        tty: bool,
+        stdin: bool,
+        user: str | None = None,
+        privileged: bool = False,
+        working_dir: str | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> str:
         with _translated(f"exec in {ident}"):
             result = self.api.exec_create(
-                ident, list(argv), tty=tty, stdin=stdin, stdout=True, stderr=True
+                ident,
+                list(argv),
+                tty=tty,
+                stdin=stdin,
+                stdout=True,
+                stderr=True,
+                user=user or "",
+                privileged=privileged,
+                workdir=working_dir,
+                environment=dict(environment) if environment else None,
             )
         return str(result["Id"])
 

@@ -2,9 +2,10 @@
 
 Names follow Docker Compose v2 so a user finds the same things under the same names:
 
-- containers `<project>-<service>-1` unless the service sets `container_name`;
-- networks `<project>_<network>` unless the file gives the network a `name:` (held in
-  `NetworkSpec.external_name`) or it is `external`;
+- containers `<project>-<service>-<n>` (n = 1.. for each replica) unless the service
+  sets `container_name` (then it runs one);
+- networks `<project>_<network>` unless the file gives the network a `name:` (its
+  `declared_name`, or `external_name` for an external one) or it is `external`;
 - volumes `<project>_<volume>` likewise.
 
 Everything created carries `io.squall.project` and compose's own labels, so `status`
@@ -41,12 +42,20 @@ def project_filter(project: str) -> list[str]:
     return [f"{PROJECT_LABEL}={project}"]
 
 
-def container_name(project: str, service: ServiceSpec) -> str:
-    return service.container_name or f"{project}-{service.name}-1"
+def container_name(project: str, service: ServiceSpec, number: int = 1) -> str:
+    return service.container_name or f"{project}-{service.name}-{number}"
+
+
+def container_number(labels: Mapping[str, str]) -> int | None:
+    """A container's number among its service's replicas (compose's label)."""
+    text = labels.get(COMPOSE_NUMBER, "")
+    return int(text) if text.isdigit() else None
 
 
 def network_name(project: str, network: NetworkSpec) -> str:
-    return _engine_name(project, network.name, network.external, network.external_name)
+    return _engine_name(
+        project, network.name, network.external, network.external_name or network.declared_name
+    )
 
 
 def adhoc_network_name(project: str, name: str) -> str:
@@ -55,7 +64,9 @@ def adhoc_network_name(project: str, name: str) -> str:
 
 
 def volume_name(project: str, volume: VolumeSpec) -> str:
-    return _engine_name(project, volume.name, volume.external, volume.external_name)
+    return _engine_name(
+        project, volume.name, volume.external, volume.external_name or volume.declared_name
+    )
 
 
 def _engine_name(project: str, name: str, external: bool, external_name: str | None) -> str:
@@ -78,6 +89,7 @@ def container_labels(
     service: ServiceSpec,
     *,
     networks: Mapping[str, str],
+    number: int = 1,
 ) -> dict[str, str]:
     """Labels for a service's container (without the config hash, added last)."""
     labels = dict(service.labels)
@@ -88,7 +100,7 @@ def container_labels(
             NETWORKS_LABEL: ",".join(f"{k}={v}" for k, v in sorted(networks.items())),
             COMPOSE_PROJECT: project,
             COMPOSE_SERVICE: service.name,
-            COMPOSE_NUMBER: "1",
+            COMPOSE_NUMBER: str(number),
             COMPOSE_ONEOFF: "False",
         }
     )

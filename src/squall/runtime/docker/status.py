@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from squall.runtime.base import NetworkAddress, ServiceState
@@ -51,7 +53,18 @@ def service_state(
         netns=f"/proc/{pid}/ns/net" if pid else None,
         image=(info.get("Config") or {}).get("Image"),
         ports=tuple(ports),
+        replica=naming.container_number(labels),
     )
 
 
-__all__ = ["container_display_name", "service_state"]
+def numbered(states: Sequence[ServiceState]) -> list[ServiceState]:
+    """Replica numbers only where a service runs several containers (or its one is not
+    the first): a service of one is known by its own name."""
+    counts = Counter(s.service for s in states)
+    return [
+        s if counts[s.service] > 1 or (s.replica or 1) != 1 else replace(s, replica=None)
+        for s in states
+    ]
+
+
+__all__ = ["container_display_name", "numbered", "service_state"]

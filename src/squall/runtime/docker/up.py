@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from squall.errors import BackendError, ImageMissing
@@ -22,6 +23,9 @@ from squall.runtime.base import Progress, Waits
 from squall.runtime.docker import naming
 from squall.runtime.docker.create import ContainerRequest, container_request
 from squall.runtime.docker.engine import JSON, DockerEngine
+from squall.runtime.docker.files import archive
+from squall.runtime.docker.hooks import run_hooks, stop_plan
+from squall.runtime.docker.status import container_display_name
 from squall.runtime.links import LinkTarget
 from squall.spec import graph
 from squall.spec.model import ClusterSpec, Dependency, ServiceSpec
@@ -45,11 +49,13 @@ class UpRun:
     volume_names: dict[str, str] = field(default_factory=dict)
     images: dict[str, tuple[str, str]] = field(default_factory=dict)
     """service -> (image reference, image id)"""
-    existing: dict[str, JSON] = field(default_factory=dict)
-    """service -> container summary, as found before this `up`"""
-    started: dict[str, str] = field(default_factory=dict)
-    """service -> container id, once running (or done, for one-shot services)"""
+    existing: dict[str, dict[int, JSON]] = field(default_factory=dict)
+    """service -> replica number -> container summary, as found before this `up`"""
+    started: dict[str, list[str]] = field(default_factory=dict)
+    """service -> its containers' ids (replica 1 first), once running (or done)"""
     satisfied: set[tuple[str, str]] = field(default_factory=set)
+    only: frozenset[str] | None = None
+    """`up SERVICE...`: the services to bring up (None: every one)."""
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -65,18 +71,37 @@ class UpRun:
         spec = self.spec
         _check_startable(spec)
         self.engine.ping()
+        self._check_files()
         self._ensure_images(build=build)  # first: a missing image leaves nothing made
         self._ensure_volumes()
         self._ensure_networks()
         for summary in self.engine.containers(naming.project_filter(spec.name)):
-            service = (summary.get("Labels") or {}).get(naming.SERVICE_LABEL)
+            labels = summary.get("Labels") or {}
+            service = labels.get(naming.SERVICE_LABEL)
             if service:
-                self.existing[service] = summary
+                number = naming.container_number(labels) or 1
+                self.existing.setdefault(service, {})[number] = summary
         known = set(spec.service_names)
         for service in sorted(set(self.existing) - known):
             self.progress.step(service, "not in the cluster file (left alone; `down` removes it)")
+        for service in sorted(known - self.chosen):
+            # Not brought up here: what runs already still serves links and waits.
+            running = self.existing.get(service, {})
+            self.started[service] = [
+                str(c["Id"]) for _n, c in sorted(running.items()) if c.get("State") == "running"
+            ]
         self._up_services()
-        self.progress.step(spec.name, f"{len(spec.services)} service(s) up", done=True)
+        containers = sum(len(self.started.get(name, ())) for name in self.chosen)
+        done = f"{len(self.chosen)} service(s) up"
+        if containers != len(self.chosen):
+            done += f" ({containers} containers)"
+        self.progress.step(spec.name, done, done=True)
+
+    @property
+    def chosen(self) -> set[str]:
+        """The services this `up` brings up."""
+        names = set(self.spec.service_names)
+        return names if self.only is None else names & self.only
 
     def _up_services(self) -> None:
         """Bring up every service once its dependencies are up, several at a time.
@@ -84,8 +109,9 @@ class UpRun:
         On the first failure (or Ctrl-C) nothing new is begun, services under way stop
         at their next step, and the failure is raised.
         """
-        needs = _dependencies(self.spec)
-        waiting = set(needs)
+        chosen = self.chosen
+        needs = {name: deps & chosen for name, deps in _dependencies(self.spec).items()}
+        waiting = set(needs) & chosen
         done: set[str] = set()
         running: dict[Future[None], str] = {}
         pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="squall-up")
@@ -112,6 +138,25 @@ class UpRun:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _check_files(self) -> None:
+        """A secret or config from a missing file fails before anything is made (the
+        engine would bind an empty folder in its place).
+
+        Raises:
+            BackendError: the file of a secret or config a chosen service uses is absent.
+        """
+        used = {
+            (kind, mount.source)
+            for service in self.spec.services
+            if service.name in self.chosen
+            for kind, mounts in (("secret", service.secrets), ("config", service.configs))
+            for mount in mounts
+        }
+        for kind, entries in (("secret", self.spec.secrets), ("config", self.spec.configs)):
+            for entry in entries:
+                if (kind, entry.name) in used and entry.file and not Path(entry.file).is_file():
+                    raise BackendError(f"{kind} {entry.name!r}: file {entry.file} does not exist")
 
     def _ensure_volumes(self) -> None:
         project = self.spec.name
@@ -161,7 +206,11 @@ class UpRun:
         project = self.spec.name
         known: dict[str, str] = {}
         # Builds first: a service may run the image another one builds (`image:` on both).
-        ordered = sorted(self.spec.services, key=lambda s: (s.build is None, s.name))
+        chosen = self.chosen
+        ordered = sorted(
+            (s for s in self.spec.services if s.name in chosen),
+            key=lambda s: (s.build is None, s.name),
+        )
         for service in ordered:
             if service.build is not None:
                 ref = naming.build_tag(project, service)
@@ -213,30 +262,53 @@ class UpRun:
         return str(image["Id"])
 
     def _up_service(self, service: ServiceSpec) -> None:
-        progress = self.progress
+        """Every replica of `service` (1..scale), then the extra ones a smaller scale
+        leaves are removed (`pre_stop` hooks first), as Compose scales down."""
         for dependency in service.depends_on:
             self._wait_for(service, dependency)
         ref, image_id = self.images[service.name]
-        request = container_request(
-            self.spec,
-            service,
-            image=ref,
-            network_names=self.network_names,
-            volume_names=self.volume_names,
-            links=self._link_targets(service),
-        )
+        current = self.existing.get(service.name, {})
+        started: list[str] = []
+        links = self._link_targets(service)
+        for number in range(1, service.scale + 1):
+            request = container_request(
+                self.spec,
+                service,
+                image=ref,
+                network_names=self.network_names,
+                volume_names=self.volume_names,
+                links=links,
+                number=number,
+            )
+            if number == 1:
+                for note in request.notes:
+                    self.progress.step(service.name, note)
+            started.append(self._up_replica(service, request, image_id, current.get(number)))
+        for number in sorted(n for n in current if n > service.scale):
+            self._remove(service, current[number], "scaling down: removing")
+        self.started[service.name] = started
+
+    def _up_replica(
+        self, service: ServiceSpec, request: ContainerRequest, image_id: str, current: JSON | None
+    ) -> str:
+        """One container: left alone when its config hash matches, else (re)created."""
         digest = naming.config_hash(request.hash_document(image_id))
-        current = self.existing.get(service.name)
         if current is not None and not self.force:
             labels = current.get("Labels") or {}
             # A container never started may lack networks: its `up` was interrupted.
             if labels.get(naming.HASH_LABEL) == digest and current.get("State") != "created":
-                self.started[service.name] = self._ensure_running(service, current)
-                return
+                return self._ensure_running(service, current)
         if current is not None:
-            progress.step(service.name, f"recreating {request.name}")
-            self.engine.remove_container(str(current["Id"]))
-        self.started[service.name] = self._create_and_start(service, request, digest)
+            self._remove(service, current, "recreating")
+        return self._create_and_start(service, request, digest)
+
+    def _remove(self, service: ServiceSpec, summary: JSON, why: str) -> None:
+        """Remove a container of `service`, running its `pre_stop` hooks first."""
+        self.progress.step(service.name, f"{why} {container_display_name(summary)}")
+        if summary.get("State") == "running":
+            hooks = stop_plan(summary.get("Labels") or {}).pre_stop
+            run_hooks(self.engine, str(summary["Id"]), hooks, service.name, "pre_stop")
+        self.engine.remove_container(str(summary["Id"]))
 
     def _create_and_start(
         self, service: ServiceSpec, request: ContainerRequest, digest: str
@@ -256,11 +328,21 @@ class UpRun:
                 ipv4_address=attachment.ipv4_address,
                 service=service.name,
             )
+        if request.files:
+            progress.step(service.name, f"writing {', '.join(f.target for f in request.files)}")
+            self.engine.put_archive(ident, "/", archive(request.files), service.name)
         self._delay(service)
         progress.step(service.name, f"starting {request.name}")
-        self.engine.start(ident, service.name)
-        progress.step(service.name, "started", done=True)
+        self._start(service, ident)
         return ident
+
+    def _start(self, service: ServiceSpec, ident: str) -> None:
+        """Start the container, then run its `post_start` hooks."""
+        self.engine.start(ident, service.name)
+        if service.settings.post_start:
+            self.progress.step(service.name, "running post_start hooks")
+            run_hooks(self.engine, ident, service.settings.post_start, service.name, "post_start")
+        self.progress.step(service.name, "started", done=True)
 
     def _ensure_running(self, service: ServiceSpec, summary: JSON) -> str:
         ident = str(summary["Id"])
@@ -273,8 +355,7 @@ class UpRun:
         else:
             self._delay(service)
             self.progress.step(service.name, f"starting ({state})")
-            self.engine.start(ident, service.name)
-            self.progress.step(service.name, "started", done=True)
+            self._start(service, ident)
         return ident
 
     def _delay(self, service: ServiceSpec) -> None:
@@ -287,9 +368,10 @@ class UpRun:
         mine = [n.name for n in service_networks(service)]
         for link in service.links:
             linked = self.spec.service(link.service)
-            ident = self.started.get(link.service)
-            if linked is None or ident is None:
+            idents = self.started.get(link.service)
+            if linked is None or not idents:
                 continue
+            ident = idents[0]
             info = self.engine.inspect_container(ident) or {}
             attached = (info.get("NetworkSettings") or {}).get("Networks") or {}
             ip: str | None = None
@@ -315,19 +397,24 @@ class UpRun:
         key = (dependency.service, dependency.condition)
         if key in self.satisfied or dependency.condition == "service_started":
             return
-        ident = self.started.get(dependency.service)
-        if ident is None:
+        idents = self.started.get(dependency.service)
+        if not idents and dependency.service not in self.chosen:
+            self.progress.step(service.name, f"{dependency.service} is not running (--no-deps)")
+            return
+        if not idents:
             raise BackendError(
                 f"service {service.name!r} depends on {dependency.service!r}, "
                 "which was not started",
                 service=service.name,
             )
-        if dependency.condition == "service_healthy":
-            self.progress.step(service.name, f"waiting for {dependency.service} to be healthy")
-            self._wait_healthy(dependency.service, ident)
-        else:
-            self.progress.step(service.name, f"waiting for {dependency.service} to complete")
-            self._wait_completed(dependency.service, ident)
+        # Every replica, as Compose waits for each container of the dependency.
+        for ident in idents:
+            if dependency.condition == "service_healthy":
+                self.progress.step(service.name, f"waiting for {dependency.service} to be healthy")
+                self._wait_healthy(dependency.service, ident)
+            else:
+                self.progress.step(service.name, f"waiting for {dependency.service} to complete")
+                self._wait_completed(dependency.service, ident)
         self.satisfied.add(key)
 
     def _wait_healthy(self, service: str, ident: str) -> None:

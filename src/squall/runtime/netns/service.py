@@ -24,6 +24,7 @@ from squall.runtime.links import LinkTarget, link_environment
 from squall.runtime.netns.config import HealthConfig, PortForward, ServiceConfig
 from squall.runtime.netns.spawn import Launch, resolve_user
 from squall.runtime.netns.topology import HostsExtras, Topology
+from squall.runtime.netns.unsupported import container_notes
 from squall.spec.model import ClusterSpec, ServiceSpec
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -271,7 +272,7 @@ def ignored(spec: ClusterSpec) -> list[str]:
     sctp = [s.name for s in spec.services if any(p.protocol == "sctp" for p in s.ports)]
     if sctp:
         notes.append(f"SCTP `ports` are not forwarded on netns ({', '.join(sctp)})")
-    return notes
+    return [*notes, *container_notes(spec)]
 
 
 __all__ = [

@@ -15,6 +15,7 @@ import json
 import re
 import socketserver
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 JSON = dict[str, Any]
 API_VERSION = "1.41"
+HIJACK_PAUSE = 0.05
 Route = Callable[["FakeEngine", re.Match[str], dict[str, list[str]], Any], tuple[int, Any]]
 
 
@@ -52,6 +54,10 @@ class FakeEngine:
     """What `GET /events` streams before it ends (as an engine that shuts down)."""
     on_inspect: Callable[[JSON], None] | None = None
     """Called with a container before each inspect answers (to move its state on)."""
+    execs: dict[str, JSON] = field(default_factory=dict)
+    """Exec id -> `{"Container": id, "Config": body, "ExitCode": code}`."""
+    on_exec: Callable[[JSON], tuple[int, bytes]] | None = None
+    """Given an exec's create body, its exit code and stdout (default: 0, nothing)."""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -243,6 +249,49 @@ def _container_action(
     return 204, None
 
 
+def _container_exec(
+    engine: FakeEngine, m: re.Match[str], q: dict[str, list[str]], b: Any
+) -> tuple[int, Any]:
+    container = engine.find_container(m["id"])
+    if container is None:
+        return 404, {"message": f"No such container: {m['id']}"}
+    if container["State"]["Status"] != "running":
+        return 409, {"message": f"Container {m['id']} is not running"}
+    ident = engine.new_id()
+    engine.execs[ident] = {"Container": container["Id"], "Config": b, "ExitCode": None}
+    return 201, {"Id": ident}
+
+
+def _exec_start(
+    engine: FakeEngine, m: re.Match[str], q: dict[str, list[str]], b: Any
+) -> tuple[int, Any]:
+    record = engine.execs.get(m["id"])
+    if record is None:
+        return 404, {"message": "No such exec instance"}
+    code, output = engine.on_exec(record["Config"]) if engine.on_exec else (0, b"")
+    record["ExitCode"] = code
+    return 200, _Raw(output)
+
+
+def _exec_inspect(
+    engine: FakeEngine, m: re.Match[str], q: dict[str, list[str]], b: Any
+) -> tuple[int, Any]:
+    record = engine.execs.get(m["id"])
+    if record is None:
+        return 404, {"message": "No such exec instance"}
+    return 200, {"ID": m["id"], "Running": False, "ExitCode": record["ExitCode"]}
+
+
+def _container_archive(
+    engine: FakeEngine, m: re.Match[str], q: dict[str, list[str]], b: Any
+) -> tuple[int, Any]:
+    container = engine.find_container(m["id"])
+    if container is None:
+        return 404, {"message": f"No such container: {m['id']}"}
+    container.setdefault("Archives", []).append((q["path"][0], b))
+    return 200, None
+
+
 def _container_remove(
     engine: FakeEngine, m: re.Match[str], q: dict[str, list[str]], b: Any
 ) -> tuple[int, Any]:
@@ -367,6 +416,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
             _container_action,
         ),
         ("DELETE", r"/containers/(?P<id>[^/]+)", _container_remove),
+        ("POST", r"/containers/(?P<id>[^/]+)/exec", _container_exec),
+        ("PUT", r"/containers/(?P<id>[^/]+)/archive", _container_archive),
+        ("POST", r"/exec/(?P<id>[^/]+)/start", _exec_start),
+        ("GET", r"/exec/(?P<id>[^/]+)/json", _exec_inspect),
         ("GET", r"/networks", _network_list),
         ("POST", r"/networks/create", _network_create),
         ("GET", r"/networks/(?P<id>[^/]+)", _network_inspect),
@@ -387,6 +440,24 @@ class _Stream:
     messages: list[JSON]
 
 
+@dataclass
+class _Raw:
+    """An exec's output as the engine streams it: stdout frames, then the connection
+    closes (the client reads the socket to its end)."""
+
+    stdout: bytes
+
+
+def _body(raw: bytes, content_type: str) -> Any:
+    """JSON bodies parsed; a tar (`PUT .../archive`) kept as bytes."""
+    if not raw:
+        return None
+    if "json" in content_type or content_type == "":
+        with contextlib.suppress(ValueError):
+            return json.loads(raw)
+    return raw
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -400,6 +471,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._answer("DELETE")
 
+    def do_PUT(self) -> None:
+        self._answer("PUT")
+
     def _answer(self, method: str) -> None:
         engine = self.server.engine
         url = urlsplit(self.path)
@@ -407,7 +481,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
+        body = _body(raw, self.headers.get("Content-Type") or "")
         with engine.lock:
             engine.requests.append(Request(method, path, query, body))
             status, answer = self._route(engine, method, path, query, body)
@@ -427,6 +501,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, answer: Any) -> None:
         self.send_response(status)
+        if isinstance(answer, _Raw):
+            self.send_header("Content-Type", "application/vnd.docker.raw-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.flush()
+            # The client reads the frames from the socket itself once it has the headers
+            # (as from a hijacked connection): frames sent with them would sit unread in
+            # its header buffer.
+            time.sleep(HIJACK_PAUSE)
+            if answer.stdout:
+                self.wfile.write(b"\x01\x00\x00\x00" + len(answer.stdout).to_bytes(4, "big"))
+                self.wfile.write(answer.stdout)
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if isinstance(answer, _Stream):
             self.send_header("Content-Type", "application/json")
             self.send_header("Transfer-Encoding", "chunked")

@@ -64,6 +64,14 @@ API = ServiceSpec(
 CLUSTER = _spec(API, DB)
 
 
+@dataclasses.dataclass
+class Recorder:
+    lines: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def step(self, subject: str, message: str, *, done: bool = False) -> None:
+        self.lines.append((subject, message))
+
+
 def _name(fake: Fake, ident: str) -> str:
     container = fake.engine.find_container(ident)
     assert container is not None
@@ -270,3 +278,64 @@ def test_actions_map_to_engine_calls(fake: Fake) -> None:
         "kill",
     ]
     assert later[-1].query["signal"] == ["SIGTERM"]
+
+
+def test_replicas_are_numbered_containers_that_share_the_service_alias(fake: Fake) -> None:
+    fake.engine.add_image(IMAGE)
+    api = dataclasses.replace(API, scale=3, depends_on=(), ports=())
+    fake.backend.up(_spec(api, DB))
+    names = sorted(_name(fake, c["Id"]) for c in fake.engine.containers.values())
+    assert names == ["proj-api-1", "proj-api-2", "proj-api-3", "proj-db-1"]
+    for container in fake.engine.containers.values():
+        labels = container["Config"]["Labels"]
+        if labels[naming.SERVICE_LABEL] == "api":
+            number = labels[naming.COMPOSE_NUMBER]
+            assert container["Name"] == f"/proj-api-{number}"
+            for endpoint in container["NetworkSettings"]["Networks"].values():
+                assert "api" in endpoint["Aliases"]
+    assert [(s.member, s.container) for s in fake.backend.status("proj")] == [
+        ("api-1", "proj-api-1"),
+        ("api-2", "proj-api-2"),
+        ("api-3", "proj-api-3"),
+        ("db", "proj-db-1"),
+    ]
+    fake.backend.act("proj", ["api-2"], Action.STOP)
+    assert {s.member: s.state for s in fake.backend.status("proj")}["api-2"] == "exited"
+    assert {s.state for s in fake.backend.status("proj") if s.member != "api-2"} == {"running"}
+    fake.backend.act("proj", ["api"], Action.STOP)
+    assert {s.state for s in fake.backend.status("proj") if s.service == "api"} == {"exited"}
+    with pytest.raises(ServiceNotFound, match="no service 'api-4'"):
+        fake.backend.act("proj", ["api-4"], Action.START)
+
+
+def test_a_smaller_scale_removes_the_last_replicas_and_a_larger_one_adds(fake: Fake) -> None:
+    fake.engine.add_image(IMAGE)
+    api = dataclasses.replace(API, scale=3, depends_on=(), ports=())
+    fake.backend.up(_spec(api, DB))
+    first = {c["Name"]: c["Id"] for c in fake.engine.containers.values()}
+    fake.backend.up(_spec(dataclasses.replace(api, scale=1), DB))
+    left = {c["Name"]: c["Id"] for c in fake.engine.containers.values()}
+    assert left == {k: first[k] for k in ("/proj-api-1", "/proj-db-1")}
+    # A service of one is known by its own name again.
+    assert [s.member for s in fake.backend.status("proj")] == ["api", "db"]
+    fake.backend.up(_spec(dataclasses.replace(api, scale=2), DB))
+    again = {c["Name"]: c["Id"] for c in fake.engine.containers.values()}
+    assert again["/proj-api-1"] == first["/proj-api-1"]  # unchanged, left alone
+    assert set(again) == {"/proj-api-1", "/proj-api-2", "/proj-db-1"}
+    fake.backend.up(_spec(dataclasses.replace(api, scale=0), DB))
+    assert [s.member for s in fake.backend.status("proj")] == ["db"]
+
+
+def test_up_some_services_leaves_the_others_as_they_are(fake: Fake) -> None:
+    fake.engine.add_image(IMAGE)
+    healthy_db = dataclasses.replace(API, depends_on=(Dependency("db", "service_healthy"),))
+    fake.backend.up(_spec(healthy_db, DB), services=["db"])
+    assert sorted(_name(fake, c["Id"]) for c in fake.engine.containers.values()) == ["proj-db-1"]
+    # --no-deps: db is running, so its health is waited for; a stopped one is not.
+    fake.backend.act("proj", ["db"], Action.STOP)
+    progress = Recorder()
+    fake.backend.up(_spec(healthy_db, DB), services=["api"], progress=progress)
+    states = {s.service: s.state for s in fake.backend.status("proj")}
+    assert states == {"api": "running", "db": "exited"}
+    assert ("api", "db is not running (--no-deps)") in progress.lines
+    assert ("proj", "1 service(s) up") in progress.lines
