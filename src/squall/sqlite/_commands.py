@@ -50,9 +50,8 @@ _SCHEMA_SQL = (
 
 @dataclass
 class SessionSettings:
-    """What a session's dot-commands change."""
+    """What a session's dot-commands change (`.timeout` changes its connection's)."""
 
-    busy_timeout: float
     authenticated: bool
     output: OutputSettings = field(default_factory=OutputSettings)
     main_prompt: str = MAIN_PROMPT
@@ -78,6 +77,7 @@ class Reply:
     query: Query | None = None
     quit: bool = False
     jsonl: bool = False
+    busy_timeout: float | None = None
 
 
 def _words(line: str) -> list[str]:
@@ -188,8 +188,7 @@ def _schema(args: list[str], settings: SessionSettings) -> Reply | None:
 def _timeout(args: list[str], settings: SessionSettings) -> Reply | None:
     if len(args) != 1 or not args[0].isdigit():
         return None
-    settings.busy_timeout = int(args[0]) / 1000
-    return Reply()
+    return Reply(busy_timeout=int(args[0]) / 1000)
 
 
 def _prompt(args: list[str], settings: SessionSettings) -> Reply | None:

@@ -5,7 +5,9 @@ results in the session's `.mode`, `Error: ...` lines. The line `.mode jsonl` tur
 into a JSON-lines session for programs (see `_wire`). Input is cut into lines (LF or
 CR LF); in text mode lines are collected until SQLite says the statement is complete,
 then every statement in them runs, one after the other, each waiting for the one
-before (a write may wait for the writer thread; a read answers at once).
+before (a write may wait for another session's transaction; a read answers at once),
+on the session's own connection (see `_link`), so the session keeps what a sqlite3
+shell keeps: temp objects, `changes()`, `last_insert_rowid()`, PRAGMAs, savepoints.
 
 A line longer than the limit is answered with an error and thrown away as it arrives,
 never held in memory; reading pauses while the client does not read its answers.
@@ -58,13 +60,11 @@ class Session(asyncio.Protocol):
         gone: Callable[[Session], None],
     ) -> None:
         self._config = config
-        self._engine = engine
         self._admit = admit
         self._gone = gone
         self._transport: asyncio.Transport | None = None
-        self._settings = SessionSettings(
-            busy_timeout=config.busy_timeout, authenticated=config.token is None
-        )
+        self._settings = SessionSettings(authenticated=config.token is None)
+        self._link = engine.attach(config.busy_timeout, self.transaction_rolled_back)
         self._jsonl = False
         self._partial = bytearray()
         self._discarding = False
@@ -107,7 +107,7 @@ class Session(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._lines.clear()
-        self._engine.forget(self)
+        self._link.close()
         self._gone(self)
 
     def pause_writing(self) -> None:
@@ -153,10 +153,10 @@ class Session(asyncio.Protocol):
         self._pump()
         return True  # keep the transport open until the answers are written
 
-    # Called by the writer
+    # Called by the link
 
     def transaction_rolled_back(self, reason: str) -> None:
-        """The writer rolled back this session's idle transaction."""
+        """The server rolled back this session's idle transaction."""
         if self._closed:
             return
         if self._jsonl:
@@ -193,9 +193,7 @@ class Session(asyncio.Protocol):
                     if request.statements:
                         self._waiting = True
                         sql = request.statements.popleft()
-                        self._engine.execute(
-                            self, sql, request.params, self._settings.busy_timeout, self._deliver
-                        )
+                        self._link.execute(sql, request.params, self._deliver)
                     else:
                         self._current = None
                         self._finish(request)
@@ -246,7 +244,7 @@ class Session(asyncio.Protocol):
             self._write(self._prompt())
             return
         if request.text:
-            tx = self._engine.in_transaction(self)
+            tx = self._link.in_transaction
             self._send({"ok": True, "text": "".join(request.output), "tx": tx})
             return
         self._send_result(request.last or Result((), [], -1, None))
@@ -324,6 +322,8 @@ class Session(asyncio.Protocol):
 
     def _dot(self, line: str, json: bool) -> None:
         reply: Reply = dot_command(line, self._settings, self._config.token)
+        if reply.busy_timeout is not None:
+            self._link.busy_timeout = reply.busy_timeout
         if reply.jsonl:
             self._jsonl = True
             self._send({"ok": True, "mode": "jsonl", "auth": not self._settings.authenticated})
@@ -335,9 +335,7 @@ class Session(asyncio.Protocol):
             if reply.error is not None:
                 self._send_error(reply.error, None)
             else:
-                self._send(
-                    {"ok": True, "text": reply.text, "tx": self._engine.in_transaction(self)}
-                )
+                self._send({"ok": True, "text": reply.text, "tx": self._link.in_transaction})
         else:
             error = f"Error: {reply.error}\n" if reply.error is not None else ""
             self._write(reply.text + error + ("" if reply.quit else self._prompt()))
@@ -384,8 +382,7 @@ class Session(asyncio.Protocol):
             return
         if len(statements) == 1 and not message.get("text"):  # most requests
             self._waiting = True
-            busy_timeout = self._settings.busy_timeout
-            self._engine.execute(self, statements[0], params, busy_timeout, self._answer)
+            self._link.execute(statements[0], params, self._answer)
             return
         self._current = _Request(
             deque(statements), params, json=True, text=bool(message.get("text"))
@@ -406,7 +403,7 @@ class Session(asyncio.Protocol):
             "rows": result.rows,
             "rowcount": result.rowcount,
             "lastrowid": result.lastrowid,
-            "tx": self._engine.in_transaction(self),
+            "tx": self._link.in_transaction,
         }
         if result.truncated:
             answer["truncated"] = True
@@ -417,7 +414,7 @@ class Session(asyncio.Protocol):
             "ok": False,
             "error": message,
             "code": code,
-            "tx": self._engine.in_transaction(self),
+            "tx": self._link.in_transaction,
         }
         if text:
             answer["text"] = text

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import squall.sqlite
-from squall.sqlite._writer import CHECKPOINT_EVERY
+from squall.sqlite._engine import CHECKPOINT_EVERY
 from tests.integration.sqlite.conftest import ServerProcess
 
 PAGE = 4096
