@@ -125,8 +125,13 @@ class Guard:
         rule = _RULES.get(action)
         return sqlite3.SQLITE_OK if rule is None else rule(self, arg1, arg2, db)
 
-    def _write(self, _arg1: str | None, _arg2: str | None, db: str | None) -> int:
-        return sqlite3.SQLITE_OK if db == "temp" else self._main_write()
+    def _write(self, arg1: str | None, _arg2: str | None, db: str | None) -> int:
+        if db == "temp" or arg1 == "sqlite_master":
+            # The schema table is asked about where nothing is written to it (CREATE TEMP
+            # TRIGGER on a main table, a pragma table's first use); what does write it
+            # is a CREATE, DROP or ALTER, which its own action sends to the lock.
+            return sqlite3.SQLITE_OK
+        return self._main_write()
 
     def _alter(self, arg1: str | None, _arg2: str | None, _db: str | None) -> int:
         return sqlite3.SQLITE_OK if arg1 == "temp" else self._main_write()  # arg1: the database

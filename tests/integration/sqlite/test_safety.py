@@ -43,6 +43,10 @@ DENIED = [
     ("VACUUM INTO '/tmp/squall-stolen.db'", "VACUUM INTO"),
     ("PRAGMA journal_mode=DELETE", "journal_mode"),
     ("PRAGMA writable_schema=ON", "writable_schema"),
+    ("PRAGMA wal_checkpoint(TRUNCATE)", "wal_checkpoint"),
+    ("PRAGMA page_size=1024", "page_size"),
+    ("PRAGMA auto_vacuum=FULL", "auto_vacuum"),
+    ("PRAGMA locking_mode=EXCLUSIVE", "locking_mode"),
 ]
 
 

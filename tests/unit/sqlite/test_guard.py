@@ -28,6 +28,9 @@ def session(tmp_path: Path) -> tuple[sqlite3.Connection, Guard]:
 LOCKED = [
     "INSERT INTO t VALUES (2)",
     "CREATE TABLE u(y)",
+    "CREATE VIEW v AS SELECT 1",
+    "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END",
+    "DROP TABLE t",
     "CREATE INDEX ti ON t(x)",
     "ALTER TABLE t ADD COLUMN z",
     "BEGIN",
@@ -42,6 +45,7 @@ FREE = [
     "INSERT INTO tt VALUES (1)",
     "UPDATE temp.tt SET y = 2",
     "CREATE TEMP VIEW tv AS SELECT * FROM t",
+    "CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO tt VALUES (new.x); END",
     "CREATE INDEX temp.tti ON tt(y)",
     "ALTER TABLE tt ADD COLUMN z",
     "PRAGMA foreign_keys=ON",
@@ -51,6 +55,7 @@ FREE = [
     "PRAGMA journal_mode",
     "PRAGMA table_info(t)",
     "PRAGMA temp.user_version=3",
+    "SELECT count(*) FROM pragma_table_info('t')",
 ]
 REFUSED = [
     ("ATTACH '/etc/passwd' AS p", "ATTACH"),
