@@ -1,6 +1,6 @@
 """Benchmark: squall's SQLite server against the seed's socat setup and in-process sqlite3.
 
-    python benchmarks/sqlite_server.py [--seconds 2] [--clients 1,8,32] [--lean]
+    python benchmarks/sqlite_server.py [--seconds 2] [--clients 1,8,32] [--lean] [--before DIR]
 
 For point reads (`SELECT v FROM kv WHERE k = ?`, random k among 10,000 rows) and
 single-row inserts (autocommit), with 1, 8 and 32 clients, it measures queries per
@@ -22,6 +22,11 @@ not share one interpreter lock. With `--lean`, the squall, pipelined and floor c
 are instead one selector loop per worker process sending prepared requests, so the
 figures show the server's limit rather than the Python client's. Each cell runs a fixed
 number of seconds.
+
+With `--before DIR` (another checkout, e.g. `git worktree add /tmp/before REV`), the
+squall and pipelined cells also run against the server in DIR/src, each right after
+the same cell of this tree's server (every server listens all along, so a cell and its
+"before" run close in time), and a last table gives both and their ratio.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from argparse import Namespace
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -49,6 +55,7 @@ from pathlib import Path
 
 ROWS = 10_000
 TARGETS = ("in-process", "squall", "pipelined", "floor", "socat")
+BEFORE = {"squall": "squall@before", "pipelined": "pipelined@before"}
 READ_SQL = "SELECT v FROM kv WHERE k = ?"
 INSERT_SQL = "INSERT INTO log(v) VALUES (?)"
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -345,8 +352,8 @@ def run_network(
     )
 
 
-def start_squall(db: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=str(SRC))
+def start_squall(db: Path, port: int, src: Path = SRC) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(src))
     argv = [sys.executable, "-m", "squall.sqlite.standalone", "--db", str(db), "--port", str(port)]
     argv += ["--max-connections", "1000"]
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
@@ -430,6 +437,29 @@ def stop(process: subprocess.Popen[bytes] | BaseProcess) -> None:
         process.wait()
 
 
+def start_target(
+    target: str, db: Path, port: int, before: Path | None
+) -> subprocess.Popen[bytes] | BaseProcess | None:
+    """The server a target's clients talk to (none for in-process)."""
+    if target in ("squall", "pipelined"):
+        return start_squall(db, port)
+    if target in BEFORE.values():
+        assert before is not None
+        return start_squall(db, port, before / "src")
+    if target == "socat":
+        return start_socat(db, port)
+    if target == "floor":
+        return start_floor(port)
+    return None
+
+
+def run_cell(target: str, db: Path, port: int, kind: str, clients: int, args: Namespace) -> Cell:
+    if target == "in-process":
+        return run_threads(partial(LocalClient, db), kind, clients, args.seconds)
+    client = next((t for t, b in BEFORE.items() if b == target), target)  # same client
+    return run_network(client, port, kind, clients, args.seconds, args.lean)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per cell")
@@ -440,42 +470,48 @@ def main() -> int:
         help="squall, pipelined and floor clients as one selector loop per process, not"
         " squall's client in threads: measures the server, not the client",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout: its server runs the squall and pipelined cells too",
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     if shutil.which("socat") is None:
         parser.error("socat is not installed (bash scripts/install.sh installs it)")
+    if args.before is not None and not (args.before / "src" / "squall").is_dir():
+        parser.error(f"--before {args.before}: no src/squall there")
+    targets = list(TARGETS)
+    if args.before is not None:  # each "before" target right after its own
+        targets = [t for target in TARGETS for t in (target, BEFORE.get(target)) if t]
     table: dict[tuple[str, str, int], Cell] = {}
     with tempfile.TemporaryDirectory(prefix="squall-bench-") as tmp:
-        for target in TARGETS:
-            db = Path(tmp) / f"{target}.db"
-            make_database(db)
-            port = free_port()
-            server: subprocess.Popen[bytes] | BaseProcess | None = None
-            if target in ("squall", "pipelined"):
-                server = start_squall(db, port)
-            elif target == "socat":
-                server = start_socat(db, port)
-            elif target == "floor":
-                server = start_floor(port)
-            try:
-                for kind in ("read", "insert"):
-                    for clients in counts:
-                        if target == "in-process":
-                            cell = run_threads(
-                                partial(LocalClient, db), kind, clients, args.seconds
-                            )
-                        else:
-                            cell = run_network(target, port, kind, clients, args.seconds, args.lean)
+        where: dict[str, tuple[Path, int]] = {}
+        servers: list[subprocess.Popen[bytes] | BaseProcess] = []
+        try:
+            for target in targets:
+                db = Path(tmp) / f"{target}.db"
+                make_database(db)
+                where[target] = (db, free_port())
+                server = start_target(target, db, where[target][1], args.before)
+                if server is not None:
+                    servers.append(server)
+            for kind in ("read", "insert"):
+                for clients in counts:
+                    for target in targets:
+                        cell = run_cell(target, *where[target], kind, clients, args)
                         table[(target, kind, clients)] = cell
                         print(
-                            f"  {target:10} {kind:6} {clients:2} clients: {cell.qps:9.0f} q/s",
+                            f"  {target:16} {kind:6} {clients:2} clients: {cell.qps:9.0f} q/s",
                             file=sys.stderr,
                             flush=True,
                         )
-            finally:
-                if server is not None:
-                    stop(server)
+        finally:
+            for server in servers:
+                stop(server)
     print_table(table, counts, args.lean)
+    if args.before is not None:
+        print_before_after(table, counts, args.before)
     return 0
 
 
@@ -514,6 +550,31 @@ def print_table(table: dict[tuple[str, str, int], Cell], counts: list[int], lean
         " batch of 16. floor: no SQL, a canned answer per request line: the most one"
         " request in flight per client can reach."
     )
+
+
+def print_before_after(
+    table: dict[tuple[str, str, int], Cell], counts: list[int], before: Path
+) -> None:
+    """Each squall and pipelined cell before (the server in `before`) and after."""
+    print()
+    header = (
+        f"{'workload':8} {'clients':>7} | {'target':10} {'before q/s':>10} {'after q/s':>10}"
+        f" {'after/before':>12} | {'% of floor before':>17} {'after':>6}"
+    )
+    print(f"before: {before}")
+    print(header)
+    print("-" * len(header))
+    for kind in ("read", "insert"):
+        for clients in counts:
+            floor = table[("floor", kind, clients)].qps
+            for target, old in BEFORE.items():
+                was = table[(old, kind, clients)].qps
+                now = table[(target, kind, clients)].qps
+                print(
+                    f"{kind:8} {clients:7} | {target:10} {was:10.0f} {now:10.0f}"
+                    f" {now / was if was else float('nan'):12.2f} |"
+                    f" {100 * was / floor:16.0f}% {100 * now / floor:5.0f}%"
+                )
 
 
 if __name__ == "__main__":

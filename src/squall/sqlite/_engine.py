@@ -10,8 +10,8 @@ none meets "database is locked" from another session (see `_lock`).
 Autocommit writes each commit on their own (WAL with `synchronous=NORMAL`: no fsync per
 commit, and a commit acknowledged to a client survives the server being killed). The
 connections never checkpoint on their own (that could stall the event loop); the
-keeper connection copies the WAL into the database on the writer's thread, holding
-the write lock, every `CHECKPOINT_EVERY` write transactions, and truncates it on close.
+keeper connection copies the WAL into the database on the writer's thread every
+`CHECKPOINT_EVERY` write transactions (see `_wrote`), and truncates it on close.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from squall.sqlite._database import OTHER_PROCESS_WAIT_MS, Failure, open_keeper
@@ -106,31 +107,40 @@ class Engine:
     def _wrote(self) -> None:
         """A write transaction ended; now and then, checkpoint on the writer's thread.
 
-        The checkpoint takes its turn with the write lock: copied while no session
-        writes, the whole WAL is in the database and the next write starts it anew
-        (a checkpoint that races writes never catches up, and the WAL grows)."""
+        In two rounds: the first copies the WAL into the database while sessions go on
+        writing (it is the slow one: it syncs both files); the second, holding the
+        write lock, copies what they wrote meanwhile. Then the whole WAL is in the
+        database and the next write starts it anew: a checkpoint that only races
+        writes never catches up, and the WAL grows without end."""
         self._writes += 1
         shared = self._shared
         if self._writes < CHECKPOINT_EVERY or self._checkpointing or shared is None:
             return
         self._writes = 0
         self._checkpointing = True
-        shared.lock.acquire(self, _FOREVER, self._checkpoint, _never_refused)
+        self._on_writer(self._take_lock_for_checkpoint)
 
-    def _checkpoint(self) -> None:
-        shared, keeper = self._shared, self._keeper
-        assert shared is not None and keeper is not None
-        loop = asyncio.get_running_loop()
-
-        def done(_: Future[None]) -> None:
-            loop.call_soon_threadsafe(self._checkpointed)
-
-        shared.writer.submit(_passive_checkpoint, keeper).add_done_callback(done)
+    def _take_lock_for_checkpoint(self) -> None:
+        assert self._shared is not None
+        self._shared.lock.acquire(
+            self, _FOREVER, partial(self._on_writer, self._checkpointed), _never_refused
+        )
 
     def _checkpointed(self) -> None:
         self._checkpointing = False
         if self._shared is not None:
             self._shared.lock.release(self)
+
+    def _on_writer(self, then: Callable[[], None]) -> None:
+        """A passive checkpoint on the writer's thread; `then()` in the loop after it."""
+        shared, keeper = self._shared, self._keeper
+        assert shared is not None and keeper is not None
+        loop = asyncio.get_running_loop()
+
+        def done(_: Future[None]) -> None:
+            loop.call_soon_threadsafe(then)
+
+        shared.writer.submit(_passive_checkpoint, keeper).add_done_callback(done)
 
     def _gone(self, link: Link) -> None:
         self._links.discard(link)

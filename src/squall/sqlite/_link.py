@@ -48,9 +48,9 @@ from squall.sqlite._guard import Guard
 from squall.sqlite._lock import WriteLock
 
 _FAR = 1e18
-# Texts remembered as needing the write lock, at most; then SQLite is made to check
-# every compiled statement again and the list starts anew.
-_MAX_REMEMBERED = 4096
+# Texts remembered as needing the write lock, at most (in characters); then SQLite is
+# made to check every compiled statement again and the list starts anew.
+_MAX_REMEMBERED = 1 << 20
 
 
 class _Next(enum.Enum):
@@ -93,6 +93,7 @@ class Link:
         self._conn: sqlite3.Connection | None = None
         self._guard = Guard(read_only=shared.read_only)
         self._locking: set[str] = set()
+        self._locking_size = 0
         self._holding = False
         self._busy = False
         self._closed = False
@@ -146,7 +147,7 @@ class Link:
         except (sqlite3.Error, ValueError, OverflowError) as exc:
             return self._after_error(conn, exc, inline=True)
         finally:
-            if guard.took_lock:
+            if guard.took_lock and sql not in self._locking:
                 self._remember(conn, sql)
 
     def _after_error(
@@ -178,15 +179,20 @@ class Link:
 
     def _remember(self, conn: sqlite3.Connection, sql: str) -> None:
         """`sql` needs the write lock: SQLite may run it again without asking the guard."""
-        if len(self._locking) >= _MAX_REMEMBERED:
+        if self._locking_size + len(sql) > _MAX_REMEMBERED:
             self._locking.clear()
+            self._locking_size = 0
             self._guard.install(conn)  # SQLite recompiles every statement, asking again
         self._locking.add(sql)
+        self._locking_size += len(sql)
 
     def _lock_then_run(self, sql: str, params: Params, deliver: Callable[[Outcome], None]) -> None:
-        self._shared.lock.acquire(
-            self, self.busy_timeout, partial(self._run_locked, sql, params, deliver), deliver
-        )
+        lock = self._shared.lock
+        if lock.take(self):  # the usual case, without a callback made for it
+            self._run_locked(sql, params, deliver)
+        else:
+            granted = partial(self._run_locked, sql, params, deliver)
+            lock.acquire(self, self.busy_timeout, granted, deliver)
 
     def _run_locked(self, sql: str, params: Params, deliver: Callable[[Outcome], None]) -> None:
         self._holding = True
@@ -234,7 +240,7 @@ class Link:
             except (sqlite3.Error, ValueError, OverflowError) as exc:
                 return self._after_error(conn, exc, inline=False)
             finally:
-                if guard.took_lock:
+                if guard.took_lock and sql not in self._locking:
                     self._remember(conn, sql)
         finally:
             guard.reset(_FAR, trusted=True)

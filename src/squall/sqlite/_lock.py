@@ -40,6 +40,13 @@ class WriteLock:
         """The owner that holds the lock, if any."""
         return self._holder
 
+    def take(self, owner: object) -> bool:
+        """Hold the lock now if nobody holds it or waits for it; else change nothing."""
+        if self._holder is None and not self._queue:
+            self._holder = owner
+            return True
+        return False
+
     def acquire(
         self,
         owner: object,
@@ -49,8 +56,7 @@ class WriteLock:
     ) -> None:
         """Call `granted()` once `owner` holds the lock: now if nobody holds it or waits,
         else in turn; `refused()` if that takes longer than `wait` seconds."""
-        if self._holder is None and not self._queue:
-            self._holder = owner
+        if self.take(owner):
             granted()
             return
         waiter = _Waiter(owner, granted)
@@ -64,8 +70,8 @@ class WriteLock:
         if self._holder is not owner:
             return
         self._holder = None
-        if not self._granting:  # a grant that releases at once does not nest the next one
-            self._grant_next()
+        if self._queue and not self._granting:  # a grant that releases at once does not
+            self._grant_next()  # nest the next one
 
     def cancel(self, owner: object) -> None:
         """`owner` is gone: drop its place in the queue (a lock it holds stays held)."""

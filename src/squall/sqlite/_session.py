@@ -34,6 +34,7 @@ _TOO_LONG = b"\x00too long"  # a marker, never a real line: real lines are bytes
 _MAX_QUEUED_LINES = 256
 _FLUSH_BYTES = 1 << 16
 _PARAM_TYPES = (list, dict, tuple)
+_TX = {True: b"true", False: b"false"}
 
 
 @dataclass
@@ -397,6 +398,12 @@ class Session(asyncio.Protocol):
             self._send_error(f"cannot encode the answer: {exc}", None)
 
     def _send_result(self, result: Result) -> None:
+        if not result.columns and type(result.lastrowid) is int:  # a write: no JSON coder
+            self._write_bytes(
+                b'{"ok":true,"columns":[],"rows":[],"rowcount":%d,"lastrowid":%d,"tx":%s}\n'
+                % (result.rowcount, result.lastrowid, _TX[self._link.in_transaction])
+            )
+            return
         answer: dict[str, Any] = {
             "ok": True,
             "columns": result.columns,
