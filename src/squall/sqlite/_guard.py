@@ -85,15 +85,7 @@ class Guard:
 
     def __init__(self, *, read_only: bool) -> None:
         self.read_only = read_only
-        self.locked = False
-        self.wants_lock = False
-        self.took_lock = False
-        self.denied: str | None = None
-        self.read_only_write = False
-        self.busy_pragma: tuple[str | None] | None = None
-        self.deadline = 0.0
-        self.timed_out = False
-        self.trusted = False
+        self.reset(0.0)
 
     def reset(self, deadline: float, *, locked: bool = False, trusted: bool = False) -> None:
         """Forget the last statement; interrupt the next one at `deadline` (monotonic).
@@ -104,9 +96,9 @@ class Guard:
         self.locked = locked
         self.wants_lock = False
         self.took_lock = False
-        self.denied = None
+        self.denied: str | None = None
         self.read_only_write = False
-        self.busy_pragma = None
+        self.busy_pragma: tuple[str | None] | None = None
         self.deadline = deadline
         self.timed_out = False
         self.trusted = trusted

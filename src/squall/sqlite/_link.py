@@ -140,12 +140,17 @@ class Link:
             self._finish_close()
 
     def _inline(self, conn: sqlite3.Connection, sql: str, params: Params) -> Outcome | _Next:
+        return self._attempt(conn, sql, params, time.monotonic() + INLINE_BUDGET, inline=True)
+
+    def _attempt(
+        self, conn: sqlite3.Connection, sql: str, params: Params, deadline: float, inline: bool
+    ) -> Outcome | _Next:
         guard = self._guard
-        guard.reset(time.monotonic() + INLINE_BUDGET, locked=self._holding)
+        guard.reset(deadline, locked=self._holding)
         try:
             return run(conn, sql, params, self._shared.max_rows)
         except (sqlite3.Error, ValueError, OverflowError) as exc:
-            return self._after_error(conn, exc, inline=True)
+            return self._after_error(conn, exc, inline)
         finally:
             if guard.took_lock and sql not in self._locking:
                 self._remember(conn, sql)
@@ -219,14 +224,14 @@ class Link:
         self._busy = True
         loop = asyncio.get_running_loop()
         executor = shared.writer if self._holding else shared.readers
-        future = executor.submit(self._run_waiting, sql, params, self._holding)
+        future = executor.submit(self._run_waiting, sql, params)
 
         def done(f: Future[Outcome | _Next]) -> None:
             loop.call_soon_threadsafe(self._thread_done, sql, params, f, deliver)
 
         future.add_done_callback(done)
 
-    def _run_waiting(self, sql: str, params: Params, locked: bool) -> Outcome | _Next:
+    def _run_waiting(self, sql: str, params: Params) -> Outcome | _Next:
         """On a thread: run `sql` with the full statement timeout, waiting for another
         process's lock if need be."""
         conn, guard = self._conn, self._guard
@@ -234,14 +239,8 @@ class Link:
         guard.reset(_FAR, trusted=True)
         conn.execute(f"PRAGMA busy_timeout={OTHER_PROCESS_WAIT_MS}")
         try:
-            guard.reset(time.monotonic() + self._shared.statement_timeout, locked=locked)
-            try:
-                return run(conn, sql, params, self._shared.max_rows)
-            except (sqlite3.Error, ValueError, OverflowError) as exc:
-                return self._after_error(conn, exc, inline=False)
-            finally:
-                if guard.took_lock and sql not in self._locking:
-                    self._remember(conn, sql)
+            deadline = time.monotonic() + self._shared.statement_timeout
+            return self._attempt(conn, sql, params, deadline, inline=False)
         finally:
             guard.reset(_FAR, trusted=True)
             conn.execute("PRAGMA busy_timeout=0")
