@@ -225,9 +225,10 @@ class Link:
         loop = asyncio.get_running_loop()
         executor = shared.writer if self._holding else shared.readers
         future = executor.submit(self._run_waiting, sql, params)
+        in_transaction = self.in_transaction
 
         def done(f: Future[Outcome | _Next]) -> None:
-            loop.call_soon_threadsafe(self._thread_done, sql, params, f, deliver)
+            loop.call_soon_threadsafe(self._thread_done, sql, params, in_transaction, f, deliver)
 
         future.add_done_callback(done)
 
@@ -249,6 +250,7 @@ class Link:
         self,
         sql: str,
         params: Params,
+        in_transaction: bool,
         future: Future[Outcome | _Next],
         deliver: Callable[[Outcome], None],
     ) -> None:
@@ -258,6 +260,13 @@ class Link:
             return
         error = future.exception()
         outcome = Failure(f"statement failed: {error}") if error is not None else future.result()
+        if (
+            isinstance(outcome, Failure)
+            and outcome.code == "SQLITE_INTERRUPT"
+            and in_transaction
+            and not self.in_transaction
+        ):  # the server's own limit undid the session's transaction: say so
+            outcome = Failure(outcome.message + "; the transaction was rolled back", outcome.code)
         if isinstance(outcome, _Next):  # only LOCK, from a reader: the schema changed
             self._lock_then_run(sql, params, deliver)
         else:
