@@ -34,7 +34,7 @@ def _decode_text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     """What one statement returned."""
 
@@ -45,7 +45,7 @@ class Result:
     truncated: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Failure:
     """Why one statement failed: the message a client sees and SQLite's error name."""
 
