@@ -259,3 +259,33 @@ def test_two_interleaved_sessions_print_what_two_sqlite3_processes_print(
         for session in sessions:
             session.close()
     assert printed == [shell.close() for shell in shells]
+
+
+def test_what_a_session_keeps_for_itself_never_waits_for_another_transaction(
+    copies: Callable[[], tuple[Path, Path]],
+) -> None:
+    """While one session holds the write lock, another one's reads, temp objects and
+    settings answer at once (with no wait allowed at all: `.timeout 0`)."""
+    server_db, _ = copies()
+    with serving(ServerConfig(db=server_db, port=0)) as port:
+        holder, other = Telnet(port), Telnet(port)
+        for session in (holder, other):
+            session.read_until(b"sqlite> ")
+            session.send(b'.prompt ""\n.timeout 0\n')
+        holder.send(b"begin; insert into t(a) values (99); select 'holding';\n")
+        assert holder.read_until(b"holding\n") == b"holding\n"
+        other.send(
+            b"create temp table mine(x); insert into mine values (1), (2);"
+            b" create temp trigger tr after insert on t begin select 1; end;"
+            b" pragma foreign_keys = on; select changes(), count(*) from mine;"
+            b" select count(*) from t; insert into t(a) values (1);\n"
+        )
+        assert other.read_until(b"wait)\n") == (
+            b"2|2\n3\nError: database is locked: waited 0 ms for another session's"
+            b" transaction (.timeout MS sets the wait)\n"
+        )
+        holder.send(b"commit;\n")
+        other.send(b".timeout 5000\ninsert into t(a) values (1); select count(*) from t;\n")
+        assert other.read_until(b"5\n") == b"5\n"
+        holder.close()
+        other.close()
