@@ -19,6 +19,7 @@ from squall.sqlite._session import Session
 from squall.sqlite.config import ServerConfig
 
 _GRACE_AFTER_TIMEOUT = 2.0
+_READ_BUFFER = 1 << 18
 
 
 class SqliteServer:
@@ -34,6 +35,7 @@ class SqliteServer:
             max_rows=config.max_rows,
         )
         self._sessions: set[Session] = set()
+        self._read_buffer = memoryview(bytearray(_READ_BUFFER))  # the sessions' (see Session)
         self._listener: asyncio.Server | None = None
         self._stopping: asyncio.Event | None = None
         self._all_gone: asyncio.Event | None = None
@@ -98,7 +100,7 @@ class SqliteServer:
         await self._engine.close()
 
     def _new_session(self) -> Session:
-        return Session(self.config, self._engine, self._admit, self._gone)
+        return Session(self.config, self._engine, self._admit, self._gone, self._read_buffer)
 
     def _admit(self, session: Session) -> str | None:
         assert self._stopping is not None and self._all_gone is not None
