@@ -27,7 +27,8 @@ class ServerConfig:
         idle_transaction_timeout: seconds a session may sit idle inside BEGIN before
             its transaction is rolled back (others are waiting for the writer).
         busy_timeout: seconds a write waits for another session's transaction before
-            failing as locked (a session can change its own with `.timeout MS`).
+            failing as locked (a session changes its own with `.timeout MS` or
+            `PRAGMA busy_timeout = MS`).
         max_line_bytes: longest input line (and longest statement) accepted.
     """
 
