@@ -1,6 +1,7 @@
 """Benchmark: squall's SQLite server against the seed's socat setup and in-process sqlite3.
 
     python benchmarks/sqlite_server.py [--seconds 2] [--clients 1,8,32] [--lean]
+        [--before DIR] [--rounds N]
 
 For point reads (`SELECT v FROM kv WHERE k = ?`, random k among 10,000 rows) and
 single-row inserts (autocommit), with 1, 8 and 32 clients, it measures queries per
@@ -22,6 +23,12 @@ not share one interpreter lock. With `--lean`, the squall, pipelined and floor c
 are instead one selector loop per worker process sending prepared requests, so the
 figures show the server's limit rather than the Python client's. Each cell runs a fixed
 number of seconds.
+
+With `--before DIR` (another checkout, e.g. `git worktree add /tmp/before REV`), the
+squall and pipelined cells also run against the server in DIR/src, each right after
+the same cell of this tree's server (every server listens all along, so a cell and its
+"before" run close in time), and a last table gives both, their ratio and the server's
+CPU time per query. `--rounds N` runs every cell N times and keeps the median.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+from argparse import Namespace
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -49,6 +57,7 @@ from pathlib import Path
 
 ROWS = 10_000
 TARGETS = ("in-process", "squall", "pipelined", "floor", "socat")
+BEFORE = {"squall": "squall@before", "pipelined": "pipelined@before"}
 READ_SQL = "SELECT v FROM kv WHERE k = ?"
 INSERT_SQL = "INSERT INTO log(v) VALUES (?)"
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -62,10 +71,18 @@ class Cell:
     errors: int
     seconds: float
     latencies: list[float]
+    server_cpu: float | None = None  # seconds of the server process's CPU in the cell
 
     @property
     def qps(self) -> float:
         return self.queries / self.seconds
+
+    @property
+    def cpu_per_query(self) -> float:
+        """Microseconds of server CPU per query: steadier than q/s on a shared machine."""
+        if self.server_cpu is None or not self.queries:
+            return float("nan")
+        return self.server_cpu / self.queries * 1e6
 
     def percentile(self, p: float) -> float:
         if len(self.latencies) < 2:
@@ -345,8 +362,8 @@ def run_network(
     )
 
 
-def start_squall(db: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=str(SRC))
+def start_squall(db: Path, port: int, src: Path = SRC) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(src))
     argv = [sys.executable, "-m", "squall.sqlite.standalone", "--db", str(db), "--port", str(port)]
     argv += ["--max-connections", "1000"]
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
@@ -430,7 +447,48 @@ def stop(process: subprocess.Popen[bytes] | BaseProcess) -> None:
         process.wait()
 
 
-def main() -> int:
+def start_target(
+    target: str, db: Path, port: int, before: Path | None
+) -> subprocess.Popen[bytes] | BaseProcess | None:
+    """The server a target's clients talk to (none for in-process)."""
+    if target in ("squall", "pipelined"):
+        return start_squall(db, port)
+    if target in BEFORE.values():
+        assert before is not None
+        return start_squall(db, port, before / "src")
+    if target == "socat":
+        return start_socat(db, port)
+    if target == "floor":
+        return start_floor(port)
+    return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_cell(
+    target: str, where: tuple[Path, int, int | None], kind: str, clients: int, args: Namespace
+) -> Cell:
+    db, port, pid = where
+    if target == "in-process":
+        return run_threads(partial(LocalClient, db), kind, clients, args.seconds)
+    client = next((t for t, b in BEFORE.items() if b == target), target)  # same client
+    used = cpu_seconds(pid) if pid is not None else 0.0
+    cell = run_network(client, port, kind, clients, args.seconds, args.lean)
+    if pid is not None:
+        cell.server_cpu = cpu_seconds(pid) - used
+    return cell
+
+
+def median_cell(cells: list[Cell]) -> Cell:
+    """The round whose q/s is the median (rounds of a cell on a machine others use)."""
+    return sorted(cells, key=lambda c: c.qps)[len(cells) // 2]
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per cell")
     parser.add_argument("--clients", default="1,8,32")
@@ -440,43 +498,77 @@ def main() -> int:
         help="squall, pipelined and floor clients as one selector loop per process, not"
         " squall's client in threads: measures the server, not the client",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout: its server runs the squall and pipelined cells too",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run each cell this many times (targets in turn, the order reversed every"
+        " other round) and keep the median: for machines others use at the same time",
+    )
+    return parser
+
+
+def main() -> int:
+    parser = _parser()
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     if shutil.which("socat") is None:
         parser.error("socat is not installed (bash scripts/install.sh installs it)")
-    table: dict[tuple[str, str, int], Cell] = {}
+    if args.before is not None and not (args.before / "src" / "squall").is_dir():
+        parser.error(f"--before {args.before}: no src/squall there")
+    targets = list(TARGETS)
+    if args.before is not None:  # each "before" target right after its own
+        targets = [t for target in TARGETS for t in (target, BEFORE.get(target)) if t]
     with tempfile.TemporaryDirectory(prefix="squall-bench-") as tmp:
-        for target in TARGETS:
-            db = Path(tmp) / f"{target}.db"
-            make_database(db)
-            port = free_port()
-            server: subprocess.Popen[bytes] | BaseProcess | None = None
-            if target in ("squall", "pipelined"):
-                server = start_squall(db, port)
-            elif target == "socat":
-                server = start_socat(db, port)
-            elif target == "floor":
-                server = start_floor(port)
-            try:
-                for kind in ("read", "insert"):
-                    for clients in counts:
-                        if target == "in-process":
-                            cell = run_threads(
-                                partial(LocalClient, db), kind, clients, args.seconds
-                            )
-                        else:
-                            cell = run_network(target, port, kind, clients, args.seconds, args.lean)
-                        table[(target, kind, clients)] = cell
-                        print(
-                            f"  {target:10} {kind:6} {clients:2} clients: {cell.qps:9.0f} q/s",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-            finally:
+        where: dict[str, tuple[Path, int, int | None]] = {}
+        servers: list[subprocess.Popen[bytes] | BaseProcess] = []
+        try:
+            for target in targets:
+                db = Path(tmp) / f"{target}.db"
+                make_database(db)
+                port = free_port()
+                server = start_target(target, db, port, args.before)
+                measured = server is not None and target != "socat"  # socat forks per client
+                where[target] = (db, port, server.pid if server is not None and measured else None)
                 if server is not None:
-                    stop(server)
+                    servers.append(server)
+            table = measure(targets, where, counts, args)
+        finally:
+            for server in servers:
+                stop(server)
     print_table(table, counts, args.lean)
+    if args.before is not None:
+        print_before_after(table, counts, args.before)
     return 0
+
+
+def measure(
+    targets: list[str],
+    where: dict[str, tuple[Path, int, int | None]],
+    counts: list[int],
+    args: Namespace,
+) -> dict[tuple[str, str, int], Cell]:
+    """Every cell, `args.rounds` times, the targets of a cell one after the other."""
+    table: dict[tuple[str, str, int], Cell] = {}
+    for kind in ("read", "insert"):
+        for clients in counts:
+            rounds: dict[str, list[Cell]] = {t: [] for t in targets}
+            for n in range(args.rounds):
+                for target in targets if n % 2 == 0 else reversed(targets):
+                    rounds[target].append(run_cell(target, where[target], kind, clients, args))
+            for target in targets:
+                cell = table[(target, kind, clients)] = median_cell(rounds[target])
+                print(
+                    f"  {target:16} {kind:6} {clients:2} clients: {cell.qps:9.0f} q/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return table
 
 
 def print_table(table: dict[tuple[str, str, int], Cell], counts: list[int], lean: bool) -> None:
@@ -513,6 +605,36 @@ def print_table(table: dict[tuple[str, str, int], Cell], counts: list[int], lean
         " queries sent before their answers are read (executemany); its latencies are per"
         " batch of 16. floor: no SQL, a canned answer per request line: the most one"
         " request in flight per client can reach."
+    )
+
+
+def print_before_after(
+    table: dict[tuple[str, str, int], Cell], counts: list[int], before: Path
+) -> None:
+    """Each squall and pipelined cell before (the server in `before`) and after."""
+    print()
+    header = (
+        f"{'workload':8} {'clients':>7} | {'target':10} {'before q/s':>10} {'after q/s':>10}"
+        f" {'after/before':>12} | {'cpu us/q before':>15} {'after':>6} |"
+        f" {'% of floor before':>17} {'after':>6}"
+    )
+    print(f"before: {before}")
+    print(header)
+    print("-" * len(header))
+    for kind in ("read", "insert"):
+        for clients in counts:
+            floor = table[("floor", kind, clients)].qps
+            for target, old in BEFORE.items():
+                was, now = table[(old, kind, clients)], table[(target, kind, clients)]
+                print(
+                    f"{kind:8} {clients:7} | {target:10} {was.qps:10.0f} {now.qps:10.0f}"
+                    f" {now.qps / was.qps if was.qps else float('nan'):12.2f} |"
+                    f" {was.cpu_per_query:15.1f} {now.cpu_per_query:6.1f} |"
+                    f" {100 * was.qps / floor:16.0f}% {100 * now.qps / floor:5.0f}%"
+                )
+    print(
+        "cpu us/q: the server process's CPU time per query in the cell (user + system),"
+        " steadier than q/s when other work shares the machine."
     )
 
 

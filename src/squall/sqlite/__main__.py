@@ -6,24 +6,22 @@ import sys
 
 import click
 
-from squall.errors import SquallError
 from squall.sqlite.cli import sqlite_group
+from squall.sqlite.standalone import exit_status
 
 
 def main() -> int:
     """Run the group; a Squall error is printed as one line with its exit code."""
     try:
-        sqlite_group.main(prog_name="python -m squall.sqlite", standalone_mode=False)
+        return exit_status(
+            lambda: sqlite_group.main(prog_name="python -m squall.sqlite", standalone_mode=False)
+        )
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except click.Abort:
         print("Aborted!", file=sys.stderr)
         return 1
-    except SquallError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
 
 
 if __name__ == "__main__":

@@ -27,8 +27,11 @@ HELP = """\
 .timeout MS              Wait up to MS milliseconds for another session's transaction
 """
 
+# The session's temp objects are listed too, named `temp.NAME`, as the shell does.
 _TABLES_SQL = (
-    "SELECT name FROM sqlite_schema WHERE type IN ('table','view') "
+    "SELECT name FROM main.sqlite_schema WHERE type IN ('table','view') "
+    "AND name NOT LIKE 'sqlite_%' AND name LIKE ?1 UNION ALL "
+    "SELECT 'temp.' || name FROM temp.sqlite_schema WHERE type IN ('table','view') "
     "AND name NOT LIKE 'sqlite_%' AND name LIKE ?1 ORDER BY 1"
 )
 # An identifier as the shell writes it in a view's column comment: bare when it can be.
@@ -36,23 +39,37 @@ _IDENT = (
     "CASE WHEN {0} GLOB '[A-Za-z_]*' AND {0} NOT GLOB '*[^A-Za-z0-9_]*' THEN {0}"
     " ELSE '\"' || replace({0}, '\"', '\"\"') || '\"' END"
 )
+# A temp object's CREATE statement names its schema: CREATE TABLE temp.tt(a).
+_KINDS = ("TABLE", "INDEX", "UNIQUE INDEX", "VIEW", "TRIGGER", "VIRTUAL TABLE")
+_WITH_SCHEMA = (
+    "CASE WHEN s.db = 'main' THEN s.sql "
+    + " ".join(
+        f"WHEN substr(s.sql, 1, {len(kind) + 8}) = 'CREATE {kind} ' "
+        f"THEN 'CREATE {kind} temp.' || substr(s.sql, {len(kind) + 9})"
+        for kind in _KINDS
+    )
+    + " ELSE s.sql END"
+)
 # A view is followed by the shell's comment naming its columns: /* v(a,b) */.
 _SCHEMA_SQL = (
-    "SELECT sql || CASE WHEN type = 'view' THEN char(10) || '/* ' || "
+    "SELECT " + _WITH_SCHEMA + " || CASE WHEN type = 'view' THEN char(10) || '/* ' || "
+    "CASE WHEN s.db = 'main' THEN '' ELSE 'temp.' END || "
     + _IDENT.format("s.name")
     + " || '(' || (SELECT group_concat("
     + _IDENT.format("c.name")
-    + ", ',') FROM pragma_table_info(s.name) AS c) || ') */' ELSE '' END "
-    "FROM sqlite_schema AS s WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
-    "AND (?1 IS NULL OR lower(tbl_name) LIKE lower(?1)) ORDER BY rowid"
+    + ", ',') FROM pragma_table_info(s.name, s.db) AS c) || ') */' ELSE '' END "
+    "FROM (SELECT 'main' AS db, 0 AS n, rowid AS r, * FROM main.sqlite_schema UNION ALL "
+    "SELECT 'temp', 1, rowid, * FROM temp.sqlite_schema) AS s "
+    "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND (?1 IS NULL "
+    "OR lower(tbl_name) LIKE lower(?1) OR lower(s.db || '.' || tbl_name) LIKE lower(?1)) "
+    "ORDER BY n, r"
 )
 
 
 @dataclass
 class SessionSettings:
-    """What a session's dot-commands change."""
+    """What a session's dot-commands change (`.timeout` changes its connection's)."""
 
-    busy_timeout: float
     authenticated: bool
     output: OutputSettings = field(default_factory=OutputSettings)
     main_prompt: str = MAIN_PROMPT
@@ -78,6 +95,7 @@ class Reply:
     query: Query | None = None
     quit: bool = False
     jsonl: bool = False
+    busy_timeout: float | None = None
 
 
 def _words(line: str) -> list[str]:
@@ -188,8 +206,7 @@ def _schema(args: list[str], settings: SessionSettings) -> Reply | None:
 def _timeout(args: list[str], settings: SessionSettings) -> Reply | None:
     if len(args) != 1 or not args[0].isdigit():
         return None
-    settings.busy_timeout = int(args[0]) / 1000
-    return Reply()
+    return Reply(busy_timeout=int(args[0]) / 1000)
 
 
 def _prompt(args: list[str], settings: SessionSettings) -> Reply | None:

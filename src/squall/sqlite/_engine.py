@@ -1,43 +1,39 @@
-"""Where each statement runs: inline on a read-only connection, on a reader thread,
-or on the one writer.
+"""The database side of the server: the file, the write lock, the threads, checkpoints.
 
-A point read takes microseconds, far less than a hop to another thread, so reads run
-first right in the event loop on a read-only connection, with a short budget: a read
-still running after `INLINE_BUDGET` is interrupted and run again from the start on a
-reader thread (a read has no effects, so running it again is safe), where only the
-statement timeout limits it. A statement that would write is stopped by the reader's
-authorizer before it runs and goes to the writer; so does every statement of a session
-that holds the writer (it must see its own uncommitted changes).
+Why one connection per session: a sqlite3 shell keeps temp tables, `changes()`,
+`last_insert_rowid()`, PRAGMAs and savepoints on its connection, and a session must
+behave like one (a shared connection cannot: one session's temp table or
+`foreign_keys=on` would be every session's). The file is in WAL mode, so readers never
+wait for the writer nor it for them; writers take turns through one `WriteLock`, so
+none meets "database is locked" from another session (see `_lock`).
+
+Autocommit writes each commit on their own (WAL with `synchronous=NORMAL`: no fsync per
+commit, and a commit acknowledged to a client survives the server being killed). The
+connections never checkpoint on their own (that could stall the event loop); the
+keeper connection copies the WAL into the database on the writer's thread every
+`CHECKPOINT_EVERY` write transactions (see `_wrote`), and truncates it on close.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
 import sqlite3
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
-from squall.sqlite._database import (
-    INLINE_BUDGET,
-    Failure,
-    Guard,
-    Outcome,
-    Params,
-    failure,
-    open_reader,
-    run,
-    try_on_thread,
-)
-from squall.sqlite._writer import TransactionOwner, WriteJob, Writer
+from squall.sqlite._database import OTHER_PROCESS_WAIT_MS, Failure, open_keeper
+from squall.sqlite._link import Link, Shared
+from squall.sqlite._lock import WriteLock
 
 _READER_THREADS = 2
+CHECKPOINT_EVERY = 1000
+_FOREVER = 1e9
 
 
 class Engine:
-    """Runs statements for sessions; `open()` before use, `close()` after."""
+    """Opens the database for sessions; `open()` before use, `close()` after."""
 
     def __init__(
         self,
@@ -53,120 +49,109 @@ class Engine:
         self._statement_timeout = statement_timeout
         self._idle_timeout = idle_timeout
         self._max_rows = max_rows
-        self._writer: Writer | None = None
-        self._inline: tuple[sqlite3.Connection, Guard] | None = None
-        self._pool: queue.SimpleQueue[tuple[sqlite3.Connection, Guard]] = queue.SimpleQueue()
-        self._threads: ThreadPoolExecutor | None = None
+        self._keeper: sqlite3.Connection | None = None
+        self._shared: Shared | None = None
+        self._links: set[Link] = set()
+        self._no_links = asyncio.Event()
+        self._writes = 0  # since the last checkpoint
+        self._checkpointing = False
 
     def open(self) -> None:
-        """Open the writer (unless read-only), then the read-only connections.
+        """Open (or create, in WAL mode) the database and start the threads.
 
         Raises:
             SqliteServerError: the database cannot be opened as asked.
         """
-        if not self._read_only:
-            self._writer = Writer(
-                self._path,
-                statement_timeout=self._statement_timeout,
-                idle_timeout=self._idle_timeout,
-                max_rows=self._max_rows,
-            )
-        self._inline = open_reader(self._path, busy_timeout_ms=0)  # never wait in the loop
-        for _ in range(_READER_THREADS):
-            self._pool.put(open_reader(self._path))
-        self._threads = ThreadPoolExecutor(_READER_THREADS, thread_name_prefix="squall-sqlite-read")
+        self._keeper = open_keeper(self._path, read_only=self._read_only)
+        self._no_links.set()
+        self._shared = Shared(
+            path=self._path,
+            read_only=self._read_only,
+            statement_timeout=self._statement_timeout,
+            idle_timeout=self._idle_timeout,
+            max_rows=self._max_rows,
+            lock=WriteLock(),
+            readers=ThreadPoolExecutor(_READER_THREADS, thread_name_prefix="squall-sqlite-read"),
+            writer=ThreadPoolExecutor(1, thread_name_prefix="squall-sqlite-writer"),
+            wrote=self._wrote,
+            gone=self._gone,
+        )
+
+    def attach(self, busy_timeout: float, rolled_back: Callable[[str], None]) -> Link:
+        """A new session's link; `rolled_back(reason)` tells it of an idle rollback."""
+        assert self._shared is not None, "Engine.open() was not called"
+        link = Link(self._shared, busy_timeout, rolled_back)
+        self._links.add(link)
+        self._no_links.clear()
+        return link
 
     async def close(self) -> None:
-        """Finish queued writes, checkpoint, close every connection."""
-        if self._writer is not None:
-            await self._writer.close()
-        if self._threads is not None:
-            self._threads.shutdown(wait=True)
-        if self._inline is not None:
-            self._inline[0].close()
-        while not self._pool.empty():
-            self._pool.get()[0].close()
-
-    def in_transaction(self, owner: TransactionOwner) -> bool:
-        """True while `owner` holds the writer inside BEGIN ... COMMIT."""
-        return self._writer is not None and self._writer.holder is owner
-
-    def forget(self, owner: TransactionOwner) -> None:
-        """`owner` disconnected: drop its queued writes and roll back its transaction."""
-        if self._writer is not None:
-            self._writer.forget(owner)
-
-    def execute(
-        self,
-        owner: TransactionOwner,
-        sql: str,
-        params: Params,
-        busy_timeout: float,
-        deliver: Callable[[Outcome], None],
-    ) -> None:
-        """Run one statement for `owner`; `deliver` gets the outcome, now or later."""
-        writer = self._writer
-        if writer is not None and writer.holder is owner:
-            writer.submit(WriteJob(owner, sql, params, False, deliver), busy_timeout)
+        """Once every link is closed: checkpoint the WAL into the database, close."""
+        await self._no_links.wait()
+        shared, keeper = self._shared, self._keeper
+        if shared is None or keeper is None:
             return
-        assert self._inline is not None, "Engine.open() was not called"
-        conn, guard = self._inline
-        guard.reset(time.monotonic() + INLINE_BUDGET)
-        try:
-            outcome: Outcome = run(conn, sql, params, self._max_rows)
-        except (sqlite3.Error, ValueError, OverflowError) as exc:
-            code = getattr(exc, "sqlite_errorname", "") or ""
-            if guard.denied:
-                outcome = failure(exc, guard, self._statement_timeout)
-            elif guard.needs_writer or code.startswith("SQLITE_READONLY"):
-                self._to_writer(owner, sql, params, guard.batchable, busy_timeout, deliver)
-                return
-            elif try_on_thread(exc, guard):
-                self._in_thread(sql, params, deliver)
-                return
-            else:
-                outcome = failure(exc, guard, self._statement_timeout)
-        deliver(outcome)
-
-    def _to_writer(
-        self,
-        owner: TransactionOwner,
-        sql: str,
-        params: Params,
-        batchable: bool,
-        busy_timeout: float,
-        deliver: Callable[[Outcome], None],
-    ) -> None:
-        if self._writer is None:
-            deliver(
-                Failure(
-                    "attempt to write a readonly database (the server runs with --read-only)",
-                    "SQLITE_READONLY",
-                )
-            )
-            return
-        self._writer.submit(WriteJob(owner, sql, params, batchable, deliver), busy_timeout)
-
-    def _in_thread(self, sql: str, params: Params, deliver: Callable[[Outcome], None]) -> None:
-        assert self._threads is not None
         loop = asyncio.get_running_loop()
-        future = self._threads.submit(self._read, sql, params)
+        await loop.run_in_executor(shared.writer, self._checkpoint_and_close, keeper)
+        shared.writer.shutdown(wait=True)
+        shared.readers.shutdown(wait=True)
 
-        def done(f: Future[Outcome]) -> None:
-            error = f.exception()
-            outcome = Failure(f"reader failed: {error}") if error is not None else f.result()
-            loop.call_soon_threadsafe(deliver, outcome)
-
-        future.add_done_callback(done)
-
-    def _read(self, sql: str, params: Params) -> Outcome:
-        """On a reader thread: run a read with the full statement timeout."""
-        conn, guard = self._pool.get()
+    def _checkpoint_and_close(self, keeper: sqlite3.Connection) -> None:
         try:
-            guard.reset(time.monotonic() + self._statement_timeout)
-            try:
-                return run(conn, sql, params, self._max_rows)
-            except (sqlite3.Error, ValueError, OverflowError) as exc:
-                return failure(exc, guard, self._statement_timeout)
+            if not self._read_only:
+                keeper.execute(f"PRAGMA busy_timeout={OTHER_PROCESS_WAIT_MS}")
+                keeper.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
-            self._pool.put((conn, guard))
+            keeper.close()
+
+    def _wrote(self) -> None:
+        """A write transaction ended; now and then, checkpoint on the writer's thread.
+
+        In two rounds: the first copies the WAL into the database while sessions go on
+        writing (it is the slow one: it syncs both files); the second, holding the
+        write lock, copies what they wrote meanwhile. Then the whole WAL is in the
+        database and the next write starts it anew: a checkpoint that only races
+        writes never catches up, and the WAL grows without end."""
+        self._writes += 1
+        shared = self._shared
+        if self._writes < CHECKPOINT_EVERY or self._checkpointing or shared is None:
+            return
+        self._writes = 0
+        self._checkpointing = True
+        self._on_writer(self._take_lock_for_checkpoint)
+
+    def _take_lock_for_checkpoint(self) -> None:
+        assert self._shared is not None
+        self._shared.lock.acquire(
+            self, _FOREVER, partial(self._on_writer, self._checkpointed), _never_refused
+        )
+
+    def _checkpointed(self) -> None:
+        self._checkpointing = False
+        if self._shared is not None:
+            self._shared.lock.release(self)
+
+    def _on_writer(self, then: Callable[[], None]) -> None:
+        """A passive checkpoint on the writer's thread; `then()` in the loop after it."""
+        shared, keeper = self._shared, self._keeper
+        assert shared is not None and keeper is not None
+        loop = asyncio.get_running_loop()
+
+        def done(_: Future[None]) -> None:
+            loop.call_soon_threadsafe(then)
+
+        shared.writer.submit(_passive_checkpoint, keeper).add_done_callback(done)
+
+    def _gone(self, link: Link) -> None:
+        self._links.discard(link)
+        if not self._links:
+            self._no_links.set()
+
+
+def _never_refused(_: Failure) -> None:
+    """The checkpoint waits for the lock as long as it takes."""
+
+
+def _passive_checkpoint(keeper: sqlite3.Connection) -> None:
+    """Copy the WAL into the database where no reader needs it (never waits)."""
+    keeper.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()

@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 Row = Sequence[object]  # each value int, float, str, bytes or None
 
@@ -97,12 +98,21 @@ def render(settings: OutputSettings, columns: Sequence[str], rows: Sequence[Row]
     return _RENDERERS[settings.mode](columns, rows, settings.headers)
 
 
-def _render_list(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
-    lines = ["|".join(columns)] if headers else []
-    for row in rows:
-        lines.append("|".join([cell_text(v) or "" for v in row]))
+def _delimited(
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    headers: bool,
+    *,
+    name: Callable[[str], str],
+    value: Callable[[object], str],
+    sep: str,
+    eol: str = "\n",
+) -> str:
+    """The list, csv and quote modes: a line per row, values joined by `sep`."""
+    lines = [sep.join([name(c) for c in columns])] if headers else []
+    lines.extend([sep.join([value(v) for v in row]) for row in rows])
     lines.append("")
-    return "\n".join(lines)
+    return eol.join(lines)
 
 
 def _csv_field(text: str | None) -> str:
@@ -113,25 +123,25 @@ def _csv_field(text: str | None) -> str:
     return text
 
 
-def _render_csv(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
-    lines = [",".join(_csv_field(c) for c in columns)] if headers else []
-    for row in rows:
-        lines.append(",".join([_csv_field(cell_text(v)) for v in row]))
-    lines.append("")
-    return "\r\n".join(lines)
+@dataclass(frozen=True)
+class _Spelling:
+    """How a mode writes each kind of value as a literal (quote and json modes)."""
+
+    null: str
+    text: Callable[[str], str]
+    blob: Callable[[bytes], str]
+    real: Callable[[float], str]
 
 
-def _quote_value(value: object) -> str:
+def _literal(value: object, spelling: _Spelling) -> str:
     if value is None:
-        return "NULL"
-    if isinstance(value, bytes):
-        return "X'" + value.hex() + "'"
-    if isinstance(value, float):
-        if math.isinf(value):  # quote mode's own spelling; json mode writes 1e999
-            return "Inf" if value > 0 else "-Inf"
-        return _real_literal(value)
+        return spelling.null
     if isinstance(value, str):
-        return _quoted_string(value)
+        return spelling.text(value)
+    if isinstance(value, bytes):
+        return spelling.blob(value)
+    if isinstance(value, float):
+        return spelling.real(value)
     return str(value)
 
 
@@ -140,12 +150,10 @@ def _quoted_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _render_quote(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
-    lines = [",".join(_quoted_string(c) for c in columns)] if headers else []
-    for row in rows:
-        lines.append(",".join([_quote_value(v) for v in row]))
-    lines.append("")
-    return "\n".join(lines)
+def _quote_real(value: float) -> str:
+    if math.isinf(value):  # quote mode's own spelling; json mode writes 1e999
+        return "Inf" if value > 0 else "-Inf"
+    return _real_literal(value)
 
 
 def _json_string(text: str) -> str:
@@ -162,22 +170,19 @@ def _json_string(text: str) -> str:
     return "".join(out)
 
 
-def _json_value(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return _json_string(value)
-    if isinstance(value, bytes):
-        return _json_string(value.decode("utf-8", "surrogateescape"))
-    if isinstance(value, float):
-        return _real_literal(value)
-    return str(value)
+_QUOTE = _Spelling("NULL", _quoted_string, lambda b: "X'" + b.hex() + "'", _quote_real)
+_JSON = _Spelling(
+    "null",
+    _json_string,
+    lambda b: _json_string(b.decode("utf-8", "surrogateescape")),
+    _real_literal,
+)
 
 
 def _render_json(columns: Sequence[str], rows: Sequence[Row], headers: bool) -> str:
     keys = [_json_string(c) + ":" for c in columns]
     records = [
-        "{" + ",".join(key + _json_value(v) for key, v in zip(keys, row, strict=True)) + "}"
+        "{" + ",".join(key + _literal(v, _JSON) for key, v in zip(keys, row, strict=True)) + "}"
         for row in rows
     ]
     return "[" + ",\n".join(records) + "]\n"
@@ -208,11 +213,20 @@ def _render_column(columns: Sequence[str], rows: Sequence[Row], headers: bool) -
     return "\n".join(lines)
 
 
-_RENDERERS = {
-    "list": _render_list,
-    "csv": _render_csv,
+_Renderer = Callable[[Sequence[str], Sequence[Row], bool], str]
+_RENDERERS: dict[str, _Renderer] = {
+    "list": partial(_delimited, name=str, value=lambda v: cell_text(v) or "", sep="|"),
+    "csv": partial(
+        _delimited,
+        name=_csv_field,
+        value=lambda v: _csv_field(cell_text(v)),
+        sep=",",
+        eol="\r\n",
+    ),
     "json": _render_json,
     "line": _render_line,
-    "quote": _render_quote,
+    "quote": partial(
+        _delimited, name=_quoted_string, value=partial(_literal, spelling=_QUOTE), sep=","
+    ),
     "column": _render_column,
 }

@@ -5,7 +5,9 @@ results in the session's `.mode`, `Error: ...` lines. The line `.mode jsonl` tur
 into a JSON-lines session for programs (see `_wire`). Input is cut into lines (LF or
 CR LF); in text mode lines are collected until SQLite says the statement is complete,
 then every statement in them runs, one after the other, each waiting for the one
-before (a write may wait for the writer thread; a read answers at once).
+before (a write may wait for another session's transaction; a read answers at once),
+on the session's own connection (see `_link`), so the session keeps what a sqlite3
+shell keeps: temp objects, `changes()`, `last_insert_rowid()`, PRAGMAs, savepoints.
 
 A line longer than the limit is answered with an error and thrown away as it arrives,
 never held in memory; reading pauses while the client does not read its answers.
@@ -32,6 +34,7 @@ _TOO_LONG = b"\x00too long"  # a marker, never a real line: real lines are bytes
 _MAX_QUEUED_LINES = 256
 _FLUSH_BYTES = 1 << 16
 _PARAM_TYPES = (list, dict, tuple)
+_TX = {True: b"true", False: b"false"}
 
 
 @dataclass
@@ -47,7 +50,7 @@ class _Request:
     last: Result | None = None
 
 
-class Session(asyncio.Protocol):
+class Session(asyncio.BufferedProtocol):
     """The protocol object of one TCP connection."""
 
     def __init__(
@@ -56,15 +59,15 @@ class Session(asyncio.Protocol):
         engine: Engine,
         admit: Callable[[Session], str | None],
         gone: Callable[[Session], None],
+        read_buffer: memoryview,
     ) -> None:
         self._config = config
-        self._engine = engine
+        self._read_buffer = read_buffer
         self._admit = admit
         self._gone = gone
         self._transport: asyncio.Transport | None = None
-        self._settings = SessionSettings(
-            busy_timeout=config.busy_timeout, authenticated=config.token is None
-        )
+        self._settings = SessionSettings(authenticated=config.token is None)
+        self._link = engine.attach(config.busy_timeout, self.transaction_rolled_back)
         self._jsonl = False
         self._partial = bytearray()
         self._discarding = False
@@ -107,7 +110,7 @@ class Session(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._lines.clear()
-        self._engine.forget(self)
+        self._link.close()
         self._gone(self)
 
     def pause_writing(self) -> None:
@@ -118,7 +121,18 @@ class Session(asyncio.Protocol):
         self._write_paused = False
         self._pump()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the transport reads into: one buffer for every session, so a read
+        allocates nothing (asyncio's own reads allocate 256 KiB each time, which the C
+        library maps and unmaps: three system calls per request). `buffer_updated`
+        copies what came before the next read."""
+        return self._read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.received(bytes(self._read_buffer[:nbytes]))
+
+    def received(self, data: bytes) -> None:
+        """Bytes from the client."""
         if self._quitting:
             return
         if self._discarding:
@@ -153,10 +167,10 @@ class Session(asyncio.Protocol):
         self._pump()
         return True  # keep the transport open until the answers are written
 
-    # Called by the writer
+    # Called by the link
 
     def transaction_rolled_back(self, reason: str) -> None:
-        """The writer rolled back this session's idle transaction."""
+        """The server rolled back this session's idle transaction."""
         if self._closed:
             return
         if self._jsonl:
@@ -193,9 +207,7 @@ class Session(asyncio.Protocol):
                     if request.statements:
                         self._waiting = True
                         sql = request.statements.popleft()
-                        self._engine.execute(
-                            self, sql, request.params, self._settings.busy_timeout, self._deliver
-                        )
+                        self._link.execute(sql, request.params, self._deliver)
                     else:
                         self._current = None
                         self._finish(request)
@@ -246,7 +258,7 @@ class Session(asyncio.Protocol):
             self._write(self._prompt())
             return
         if request.text:
-            tx = self._engine.in_transaction(self)
+            tx = self._link.in_transaction
             self._send({"ok": True, "text": "".join(request.output), "tx": tx})
             return
         self._send_result(request.last or Result((), [], -1, None))
@@ -324,6 +336,8 @@ class Session(asyncio.Protocol):
 
     def _dot(self, line: str, json: bool) -> None:
         reply: Reply = dot_command(line, self._settings, self._config.token)
+        if reply.busy_timeout is not None:
+            self._link.busy_timeout = reply.busy_timeout
         if reply.jsonl:
             self._jsonl = True
             self._send({"ok": True, "mode": "jsonl", "auth": not self._settings.authenticated})
@@ -335,9 +349,7 @@ class Session(asyncio.Protocol):
             if reply.error is not None:
                 self._send_error(reply.error, None)
             else:
-                self._send(
-                    {"ok": True, "text": reply.text, "tx": self._engine.in_transaction(self)}
-                )
+                self._send({"ok": True, "text": reply.text, "tx": self._link.in_transaction})
         else:
             error = f"Error: {reply.error}\n" if reply.error is not None else ""
             self._write(reply.text + error + ("" if reply.quit else self._prompt()))
@@ -384,8 +396,7 @@ class Session(asyncio.Protocol):
             return
         if len(statements) == 1 and not message.get("text"):  # most requests
             self._waiting = True
-            busy_timeout = self._settings.busy_timeout
-            self._engine.execute(self, statements[0], params, busy_timeout, self._answer)
+            self._link.execute(statements[0], params, self._answer)
             return
         self._current = _Request(
             deque(statements), params, json=True, text=bool(message.get("text"))
@@ -400,13 +411,19 @@ class Session(asyncio.Protocol):
             self._send_error(f"cannot encode the answer: {exc}", None)
 
     def _send_result(self, result: Result) -> None:
+        if not result.columns and type(result.lastrowid) is int:  # a write: no JSON coder
+            self._write_bytes(
+                b'{"ok":true,"columns":[],"rows":[],"rowcount":%d,"lastrowid":%d,"tx":%s}\n'
+                % (result.rowcount, result.lastrowid, _TX[self._link.in_transaction])
+            )
+            return
         answer: dict[str, Any] = {
             "ok": True,
             "columns": result.columns,
             "rows": result.rows,
             "rowcount": result.rowcount,
             "lastrowid": result.lastrowid,
-            "tx": self._engine.in_transaction(self),
+            "tx": self._link.in_transaction,
         }
         if result.truncated:
             answer["truncated"] = True
@@ -417,7 +434,7 @@ class Session(asyncio.Protocol):
             "ok": False,
             "error": message,
             "code": code,
-            "tx": self._engine.in_transaction(self),
+            "tx": self._link.in_transaction,
         }
         if text:
             answer["text"] = text

@@ -66,4 +66,6 @@ def split_statements(text: str) -> list[str]:
 
 def has_content(piece: str) -> bool:
     """True when `piece` holds more than whitespace, comments and semicolons."""
+    if piece[:1].isalpha():  # the usual statement starts with its keyword
+        return True
     return _BLANK.fullmatch(piece) is None

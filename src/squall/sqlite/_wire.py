@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 BLOB_KEY = "$blob"
@@ -47,15 +48,42 @@ def _decode_object(obj: dict[str, Any]) -> object:
 
 
 # Built once: `json.dumps`/`json.loads` with options build a new coder on every call,
-# which costs more than coding a small message.
+# and so does `JSONEncoder.encode` (json's C encoder, made anew for each message): both
+# cost more than coding a small message.
 _ENCODER = json.JSONEncoder(default=_encode_extra, separators=(",", ":"))
+_C_ENCODER: Callable[..., Callable[[object, int], Sequence[str]]] | None = vars(json.encoder).get(
+    "c_make_encoder"
+)
+_ITERENCODE = (
+    None
+    if _C_ENCODER is None  # a Python without json's C part: the encoder's own way
+    else _C_ENCODER(
+        None,
+        _encode_extra,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+)
+_DECODER = json.JSONDecoder()
 _BLOB_DECODER = json.JSONDecoder(object_hook=_decode_object)
 _BLOB_MARK = '"' + BLOB_KEY + '"'
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    """One message as a line of ASCII JSON, newline included."""
-    return (_ENCODER.encode(message) + "\n").encode()
+    """One message as a line of ASCII JSON, newline included.
+
+    Raises:
+        TypeError: a value JSON cannot hold (nor a BLOB).
+        ValueError: a value that cannot be written.
+    """
+    if _ITERENCODE is None:
+        return (_ENCODER.encode(message) + "\n").encode()
+    return ("".join(_ITERENCODE(message, 0)) + "\n").encode()
 
 
 def decode(line: bytes | str) -> Any:
@@ -67,4 +95,8 @@ def decode(line: bytes | str) -> Any:
     text = line.decode() if isinstance(line, bytes) else line
     if _BLOB_MARK in text:  # only then is the per-object hook worth its cost
         return _BLOB_DECODER.decode(text)
-    return json.loads(text)
+    if text[:1] == "{":  # the usual request: no whitespace around, so no need to look
+        message, end = _DECODER.raw_decode(text)
+        if end == len(text):
+            return message
+    return _DECODER.decode(text)

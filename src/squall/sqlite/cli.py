@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from squall.sqlite.config import read_token
-from squall.sqlite.server import config_from, serve
+from squall.sqlite.config import ServeOptions, read_token
+from squall.sqlite.server import serve
 from squall.sqlite.shell import run_shell
 
 
@@ -29,29 +30,9 @@ def sqlite_group() -> None:
 @click.option("--max-connections", default=100, show_default=True, type=int)
 @click.option("--statement-timeout", default="5s", show_default=True, help="e.g. 5s, 500ms.")
 @click.option("--max-rows", type=int, help="Rows returned per statement at most.")
-def serve_command(
-    db: Path,
-    host: str,
-    port: int,
-    read_only: bool,
-    token_file: Path | None,
-    max_connections: int,
-    statement_timeout: str,
-    max_rows: int | None,
-) -> None:
+def serve_command(**options: Any) -> None:
     """Serve the SQLite database DB until SIGTERM or Ctrl-C."""
-    serve(
-        config_from(
-            db=db,
-            host=host,
-            port=port,
-            read_only=read_only,
-            token_file=token_file,
-            max_connections=max_connections,
-            statement_timeout=statement_timeout,
-            max_rows=max_rows,
-        )
-    )
+    serve(ServeOptions(**options).config())
 
 
 @sqlite_group.command("shell")

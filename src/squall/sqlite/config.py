@@ -27,7 +27,8 @@ class ServerConfig:
         idle_transaction_timeout: seconds a session may sit idle inside BEGIN before
             its transaction is rolled back (others are waiting for the writer).
         busy_timeout: seconds a write waits for another session's transaction before
-            failing as locked (a session can change its own with `.timeout MS`).
+            failing as locked (a session changes its own with `.timeout MS` or
+            `PRAGMA busy_timeout = MS`).
         max_line_bytes: longest input line (and longest statement) accepted.
     """
 
@@ -42,6 +43,42 @@ class ServerConfig:
     idle_transaction_timeout: float = 30.0
     busy_timeout: float = 60.0
     max_line_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """The values both command lines take (`squall sqlite serve` with click, and
+    `python3 -m squall.sqlite.standalone` with the standard library only), as given."""
+
+    db: Path
+    host: str
+    port: int
+    read_only: bool
+    token_file: Path | None
+    max_connections: int
+    statement_timeout: str
+    max_rows: int | None
+
+    def config(self) -> ServerConfig:
+        """The server's settings from these values.
+
+        Raises:
+            SqliteServerError: a value is out of range or the token file is unreadable.
+        """
+        if self.max_connections < 1:
+            raise SqliteServerError("--max-connections must be at least 1")
+        if self.max_rows is not None and self.max_rows < 1:
+            raise SqliteServerError("--max-rows must be at least 1")
+        return ServerConfig(
+            db=self.db,
+            host=self.host,
+            port=self.port,
+            read_only=self.read_only,
+            token=read_token(self.token_file) if self.token_file is not None else None,
+            max_connections=self.max_connections,
+            statement_timeout=parse_duration(self.statement_timeout),
+            max_rows=self.max_rows,
+        )
 
 
 def parse_duration(text: str) -> float:

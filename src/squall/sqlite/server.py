@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
-from pathlib import Path
 
 from squall.errors import SqliteServerError
 from squall.sqlite._engine import Engine
 from squall.sqlite._session import Session
-from squall.sqlite.config import ServerConfig, parse_duration, read_token
+from squall.sqlite.config import ServerConfig
 
 _GRACE_AFTER_TIMEOUT = 2.0
+_READ_BUFFER = 1 << 18
 
 
 class SqliteServer:
@@ -35,6 +35,7 @@ class SqliteServer:
             max_rows=config.max_rows,
         )
         self._sessions: set[Session] = set()
+        self._read_buffer = memoryview(bytearray(_READ_BUFFER))  # the sessions' (see Session)
         self._listener: asyncio.Server | None = None
         self._stopping: asyncio.Event | None = None
         self._all_gone: asyncio.Event | None = None
@@ -99,7 +100,7 @@ class SqliteServer:
         await self._engine.close()
 
     def _new_session(self) -> Session:
-        return Session(self.config, self._engine, self._admit, self._gone)
+        return Session(self.config, self._engine, self._admit, self._gone, self._read_buffer)
 
     def _admit(self, session: Session) -> str | None:
         assert self._stopping is not None and self._all_gone is not None
@@ -144,35 +145,3 @@ def _announce(server: SqliteServer) -> None:
     host, port = server.address
     mode = " (read-only)" if server.config.read_only else ""
     print(f"squall sqlite: serving {server.config.db}{mode} on {host}:{port}", flush=True)
-
-
-def config_from(
-    *,
-    db: Path,
-    host: str,
-    port: int,
-    read_only: bool,
-    token_file: Path | None,
-    max_connections: int,
-    statement_timeout: str,
-    max_rows: int | None,
-) -> ServerConfig:
-    """A `ServerConfig` from command-line values (shared by both command lines).
-
-    Raises:
-        SqliteServerError: a value is out of range or the token file is unreadable.
-    """
-    if max_connections < 1:
-        raise SqliteServerError("--max-connections must be at least 1")
-    if max_rows is not None and max_rows < 1:
-        raise SqliteServerError("--max-rows must be at least 1")
-    return ServerConfig(
-        db=db,
-        host=host,
-        port=port,
-        read_only=read_only,
-        token=read_token(token_file) if token_file is not None else None,
-        max_connections=max_connections,
-        statement_timeout=parse_duration(statement_timeout),
-        max_rows=max_rows,
-    )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from squall.errors import SqliteServerError
-from squall.sqlite.server import config_from, serve
+from squall.errors import SquallError
+from squall.sqlite.config import ServeOptions
+from squall.sqlite.server import serve
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,20 +34,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, serve until SIGTERM; the exit status."""
     args = _parser().parse_args(argv)
+    return exit_status(lambda: serve(ServeOptions(**vars(args)).config()))
+
+
+def exit_status(run: Callable[[], object]) -> int:
+    """Run a command; a Squall error becomes one line on stderr and its exit code."""
     try:
-        serve(
-            config_from(
-                db=args.db,
-                host=args.host,
-                port=args.port,
-                read_only=args.read_only,
-                token_file=args.token_file,
-                max_connections=args.max_connections,
-                statement_timeout=args.statement_timeout,
-                max_rows=args.max_rows,
-            )
-        )
-    except SqliteServerError as exc:
+        run()
+    except SquallError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
     return 0

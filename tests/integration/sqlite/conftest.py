@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -72,33 +74,35 @@ def server_factory() -> Iterator[Callable[..., ServerProcess]]:
             server.kill()
 
 
-@pytest.fixture
-def inprocess_server() -> Iterator[Callable[[ServerConfig], int]]:
-    """A server in this process (for settings the command line does not offer)."""
-    loops: list[tuple[asyncio.AbstractEventLoop, SqliteServer, threading.Thread]] = []
+@contextlib.contextmanager
+def serving(config: ServerConfig) -> Iterator[int]:
+    """A server in this process, on its own event loop thread; yields its port."""
+    loop = asyncio.new_event_loop()
+    server = SqliteServer(config)
+    ready = threading.Event()
 
-    def factory(config: ServerConfig) -> int:
-        loop = asyncio.new_event_loop()
-        server = SqliteServer(config)
-        ready = threading.Event()
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.start())
+        ready.set()
+        loop.run_until_complete(server.serve_until_stopped())
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(server.start())
-            ready.set()
-            loop.run_until_complete(server.serve_until_stopped())
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
         assert ready.wait(10)
-        loops.append((loop, server, thread))
-        return server.address[1]
-
-    yield factory
-    for loop, server, thread in loops:
+        yield server.address[1]
+    finally:
         loop.call_soon_threadsafe(server.stop)
         thread.join(20)
         loop.close()
+
+
+@pytest.fixture
+def inprocess_server() -> Iterator[Callable[[ServerConfig], int]]:
+    """A server in this process (for settings the command line does not offer)."""
+    with contextlib.ExitStack() as servers:
+        yield lambda config: servers.enter_context(serving(config))
 
 
 class Telnet:
@@ -141,3 +145,77 @@ def sqlite_cli(db: Path, script: str) -> bytes:
     return subprocess.run(
         ["sqlite3", str(db)], input=script.encode(), capture_output=True, check=True
     ).stdout
+
+
+SQLITE3 = "/usr/bin/sqlite3"
+# sqlite3 reading a pipe writes an error to stderr as `Runtime error near line 3: MSG (19)`
+# (the code when it is not SQLITE_ERROR), a parse error with two lines showing where.
+_SHELL_ERROR = re.compile(
+    rb"^(?:Parse|Runtime) error near line \d+: (.*?)(?: \(\d+\))?\n(?:  .*\n *\^--- error here\n)?",
+    re.MULTILINE,
+)
+
+
+def as_server_errors(output: bytes) -> bytes:
+    """sqlite3's error lines written as the server writes them: `Error: MSG`."""
+    return _SHELL_ERROR.sub(rb"Error: \1\n", output)
+
+
+def shell_output(db: Path, script: str) -> bytes:
+    """What sqlite3 prints for `script` on its stdin, its errors in place (`stdbuf -o0`
+    keeps stdout unbuffered, so errors on stderr come where they happened)."""
+    completed = subprocess.run(
+        ["stdbuf", "-o0", SQLITE3, str(db)],
+        input=script.encode(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=60,
+        check=False,
+    )
+    return as_server_errors(completed.stdout)
+
+
+def session_output(port: int, script: str) -> bytes:
+    """What one server session prints for `script` (prompts off), until `.quit`."""
+    client = Telnet(port)
+    try:
+        client.read_until(b"sqlite> ")
+        client.send(b'.prompt ""\n' + script.encode() + b"\n.quit\n")
+        return client.read_all(timeout=60)
+    finally:
+        client.close()
+
+
+class ShellProcess:
+    """A sqlite3 process fed a step at a time: each step ends with a marker statement
+    (`select 'mark-N';`, which changes nothing) whose output says the step is done."""
+
+    def __init__(self, db: Path) -> None:
+        self.process = subprocess.Popen(
+            ["stdbuf", "-o0", SQLITE3, str(db)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.output = b""
+
+    def step(self, text: str, marker: str, timeout: float = 30.0) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"{text}\nselect '{marker}';\n".encode())
+        self.process.stdin.flush()
+        end = marker.encode() + b"\n"
+        deadline = time.monotonic() + timeout
+        fd = self.process.stdout.fileno()
+        while not self.output.endswith(end):
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:
+                raise AssertionError(f"sqlite3 stopped answering: {self.output[-500:]!r}")
+            self.output += chunk
+
+    def close(self) -> bytes:
+        """End the process; everything it printed, errors written as the server's."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(10)
+        return as_server_errors(self.output)

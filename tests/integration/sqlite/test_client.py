@@ -116,6 +116,13 @@ def test_statement_timeout_max_rows_max_connections(
         assert time.monotonic() - started < 3
         with pytest.raises(SqliteQueryError, match="statement timeout"):  # on the writer too
             db.execute("CREATE TABLE big AS " + endless + "SELECT x FROM c")
+        db.execute("CREATE TABLE t(x)")
+        db.execute("BEGIN")
+        db.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(SqliteQueryError, match="timeout; the transaction was rolled back"):
+            db.execute("INSERT INTO t " + endless + "SELECT x FROM c")
+        assert not db.in_transaction
+        assert db.execute("SELECT count(*) FROM t").rows == [(0,)]
         result = db.execute(endless + "SELECT x FROM c LIMIT 100")
         assert result.rows == [(1,), (2,), (3,), (4,), (5,)] and result.truncated
         with (

@@ -43,6 +43,10 @@ DENIED = [
     ("VACUUM INTO '/tmp/squall-stolen.db'", "VACUUM INTO"),
     ("PRAGMA journal_mode=DELETE", "journal_mode"),
     ("PRAGMA writable_schema=ON", "writable_schema"),
+    ("PRAGMA wal_checkpoint(TRUNCATE)", "wal_checkpoint"),
+    ("PRAGMA page_size=1024", "page_size"),
+    ("PRAGMA auto_vacuum=FULL", "auto_vacuum"),
+    ("PRAGMA locking_mode=EXCLUSIVE", "locking_mode"),
 ]
 
 
@@ -71,17 +75,25 @@ def test_read_only_refuses_every_write(
 ) -> None:
     digest = hashlib.sha256(db.read_bytes()).hexdigest()
     server = server_factory(db, "--read-only")
+    writes = (
+        "INSERT INTO t VALUES (1)",
+        "CREATE TABLE u(y)",
+        "DROP TABLE t",
+        "PRAGMA user_version=7",
+        "VACUUM",
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END",
+    )
     with squall.sqlite.connect("127.0.0.1", server.port) as client:
-        for sql in (
-            "INSERT INTO t VALUES (1)",
-            "CREATE TABLE u(y)",
-            "DROP TABLE t",
-            "BEGIN",
-            "PRAGMA user_version=7",
-            "VACUUM",
-        ):
+        for sql in writes:
             with pytest.raises(SqliteQueryError, match="readonly"):
                 client.execute(sql)
+        # As `sqlite3 -readonly`: a read transaction and temp tables are the session's own.
+        client.execute("BEGIN")
+        with pytest.raises(SqliteQueryError, match="readonly"):
+            client.execute("UPDATE t SET x = 'changed'")
+        client.execute("CREATE TEMP TABLE scratch AS SELECT x FROM t")
+        assert client.execute("SELECT x FROM scratch").rows == [("original",)]
+        client.execute("COMMIT")
         assert client.execute("SELECT x FROM t").rows == [("original",)]
     assert server.terminate() == 0
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest

@@ -13,7 +13,7 @@ from squall.sqlite.shell import parse_address
 
 
 def settings() -> SessionSettings:
-    return SessionSettings(busy_timeout=60.0, authenticated=True)
+    return SessionSettings(authenticated=True)
 
 
 def test_settings_commands() -> None:
@@ -22,7 +22,7 @@ def test_settings_commands() -> None:
     assert dot_command(".mode csv", s, None).error is None and s.output.mode == "csv"
     assert dot_command(".mode", s, None).text == "current output mode: csv\n"
     assert dot_command(".mode nope", s, None).error is not None
-    assert dot_command(".timeout 250", s, None).error is None and s.busy_timeout == 0.25
+    assert dot_command(".timeout 250", s, None).busy_timeout == 0.25
     assert dot_command('.prompt ""', s, None).error is None
     assert (s.main_prompt, s.more_prompt) == ("", "")
     assert dot_command(".mode jsonl", s, None).jsonl
@@ -32,11 +32,11 @@ def test_settings_commands() -> None:
 
 
 def test_auth() -> None:
-    s = SessionSettings(busy_timeout=1.0, authenticated=False)
+    s = SessionSettings(authenticated=False)
     assert dot_command(".tables", s, "tok").error == "authentication required: send .auth TOKEN"
     assert dot_command(".auth bad", s, "tok").error == "authentication failed"
     assert dot_command(".auth tok", s, "tok").error is None and s.authenticated
-    s = SessionSettings(busy_timeout=1.0, authenticated=False)
+    s = SessionSettings(authenticated=False)
     replies = [dot_command(".auth bad", s, "tok") for _ in range(3)]
     assert replies[-1].quit and not s.authenticated
 
