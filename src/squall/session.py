@@ -425,12 +425,15 @@ class Session:
     ) -> list[PlannedNamespace]:
         """Add `shape` to each service (replacing one with the same target)."""
         members = self.members()
+        peers: list[str] = []
         for peer in to_services:
-            if canonical(peer, members) is None:
+            found = canonical(peer, members)
+            if found is None:
                 raise ServiceNotFound(
                     f"--to {peer}: no such service (services: {', '.join(every_member(members))})"
                 )
-        entry = ShapeEntry(shape, tuple(dict.fromkeys(to_services)), origin)
+            peers.append(found)  # `db-1` of a one-container service is `db`
+        entry = ShapeEntry(shape, tuple(dict.fromkeys(peers)), origin)
 
         def change(desired: DesiredFaults) -> DesiredFaults:
             for service in services:

@@ -205,7 +205,10 @@ class Operations:
 
     def _shape(self, request: ShapeRequest) -> Result:
         members = self.session.members()
-        asked = build_shape(request.fields, known_services={*members, *every_member(members)})
+        # `db-1`, Compose's name for the one container of `db`, names `db` too.
+        containers = {f"{name}-1" for name, found in members.items() if found == (name,)}
+        known = {*members, *every_member(members), *containers}
+        asked = build_shape(request.fields, known_services=known)
         services = self.select(request.targets)
         planned = self.session.shape(
             services,

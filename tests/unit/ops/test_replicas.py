@@ -77,6 +77,14 @@ def test_shapes_hold_for_the_service_or_for_one_replica(ops: Operations) -> None
     assert [e.to_services for e in ops.shapes()["db"]] == [("api-3",)]
 
 
+def test_the_container_name_of_a_one_container_service_is_that_service(ops: Operations) -> None:
+    ops.run(ShapeRequest(Targets(("api-1",)), {"delay": "5ms", "to": ["db-1"]}))
+    assert [e.to_services for e in ops.shapes()["api-1"]] == [("db",)]
+    resolved = resolve(DesiredFaults.load(ops.session.state.path), STATES, "t", "rep")
+    (shape,) = next(r for r in resolved if r.service.member == "api-1").faults.shapes
+    assert shape.selector.peers == ("10.0.0.5/32",)
+
+
 def test_random_draws_replicas(ops: Operations) -> None:
     ops.rng = random.Random(4)
     drawn = {ops.select(Targets(random=True))[0] for _ in range(40)}
