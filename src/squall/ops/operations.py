@@ -341,10 +341,12 @@ class Operations:
         duration = parse_seconds(request.duration, "--duration")
         if duration <= 0:
             raise UsageError(f"--duration {request.duration}: must be more than 0")
-        holy, neutral = self.session.roles()
+        # Chaos draws containers: a replicated service's replicas are drawn one by one.
+        members = self.session.members()
+        holy, neutral = (set(expand(names, members)) for names in self.session.roles())
         chosen = request.seed if request.seed is not None else seed
         return plan_chaos(
-            self.session.known_services(),
+            every_member(members),
             seed=chosen if chosen is not None else secrets.randbelow(2**31),
             duration=duration,
             kinds=parse_kinds(request.events),
