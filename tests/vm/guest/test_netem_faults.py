@@ -1,0 +1,167 @@
+"""Every netem fault on the netns backend, measured by traffic in a guest with netem.
+
+Each test sets faults through `Session` (what the CLI calls), checks that the kernel
+holds them as netem qdiscs (the path users' hosts take), then measures what the
+packets did: RTTs by ping, loss, duplicates and order by numbered UDP datagrams
+counted where they land, throughput by the TCP sink. Bounds are wide enough for a
+TCG guest's own jitter (its unshaped RTT is ~1 ms) and tight enough to tell a
+shaped pair from an unshaped one.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from squall.faults.partition import groups_partition
+from tests.vm.guest.conftest import Lane
+from tests.vm.guest.measure import (
+    binomial_interval,
+    lag1_autocorrelation,
+    ping,
+    qdiscs,
+    tcp_kbit,
+    tcp_rtt_ms,
+    udp,
+)
+
+
+def median_ping(lane: Lane, src: str, dst: str, count: int = 40) -> float:
+    rtts = ping(lane.netns[src], lane.ips[dst], count=count)
+    assert len(rtts) >= count * 0.9, f"{src}->{dst}: {len(rtts)} of {count} pings answered"
+    return statistics.median(rtts)
+
+
+def test_delay_to_one_peer_is_netem_and_leaves_the_other_peer_alone(lane: Lane) -> None:
+    lane.shape("a", ("b",), delay="100ms")
+    assert "netem" in qdiscs(lane.netns["a"])
+    to_b, to_c = median_ping(lane, "a", "b"), median_ping(lane, "a", "c")
+    assert 99 <= to_b <= 110, to_b
+    assert to_c < 20, to_c
+    assert 99 <= tcp_rtt_ms(lane.netns["a"], lane.ips["b"], count=20) <= 115
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "normal", "pareto", "paretonormal"])
+def test_jitter_spreads_rtts_with_each_distribution(lane: Lane, distribution: str) -> None:
+    lane.shape("a", ("b",), delay="60ms", jitter="10ms", distribution=distribution)
+    rtts = ping(lane.netns["a"], lane.ips["b"], count=150, interval=0.01)
+    assert len(rtts) >= 140
+    spread = statistics.stdev(rtts)
+    mean = statistics.fmean(rtts)
+    # uniform +-10 ms has sd 5.8 ms; the tables of the others have sd 10 ms
+    low = 3.5 if distribution == "uniform" else 5.5
+    assert low <= spread <= 16, (distribution, spread)
+    assert 52 <= mean <= 70, (distribution, mean)
+
+
+def test_delay_correlation_makes_successive_rtts_alike(lane: Lane) -> None:
+    lane.shape("a", ("b",), delay="60ms", jitter="20ms")
+    free = lag1_autocorrelation(ping(lane.netns["a"], lane.ips["b"], count=150, interval=0.01))
+    lane.shape("a", ("b",), delay="60ms", jitter="20ms", correlation="95%")
+    tied = lag1_autocorrelation(ping(lane.netns["a"], lane.ips["b"], count=150, interval=0.01))
+    assert tied > 0.5, (tied, free)
+    assert tied > free + 0.3, (tied, free)
+
+
+def test_loss_is_inside_the_binomial_interval_and_only_to_the_peer(lane: Lane) -> None:
+    lane.shape("a", ("b",), loss="30%")
+    assert "netem" in qdiscs(lane.netns["a"])
+    lost = udp(lane.netns["a"], lane.netns["b"], lane.ips["b"], count=1000)
+    low, high = binomial_interval(1000, 0.30)
+    assert low <= lost.lost <= high, lost.lost
+    assert udp(lane.netns["a"], lane.netns["c"], lane.ips["c"], count=200).lost == 0
+
+
+def test_loss_correlation_makes_longer_bursts(lane: Lane) -> None:
+    lane.shape("a", ("b",), loss="30%")
+    free = udp(lane.netns["a"], lane.netns["b"], lane.ips["b"], count=1000).loss_bursts()
+    lane.shape("a", ("b",), loss="30%", loss_correlation="80%")
+    tied = udp(lane.netns["a"], lane.netns["b"], lane.ips["b"], count=1000)
+    assert tied.lost > 0.05, tied.lost
+    assert tied.loss_bursts() > 1.5 * free, (tied.loss_bursts(), free)
+
+
+def test_duplicate_delivers_copies(lane: Lane) -> None:
+    lane.shape("a", ("b",), duplicate="40%")
+    got = udp(lane.netns["a"], lane.netns["b"], lane.ips["b"], count=1000)
+    low, high = binomial_interval(1000, 0.40)
+    assert got.lost == 0
+    assert low <= got.duplicated <= high, got.duplicated
+
+
+def test_corrupt_spoils_packets_the_receiver_then_drops(lane: Lane) -> None:
+    lane.shape("a", ("b",), corrupt="50%")
+    got = udp(lane.netns["a"], lane.netns["b"], lane.ips["b"], count=1000)
+    # a flipped bit fails the UDP or IP checksum, or a MAC address: not delivered;
+    # a flip in the source MAC is the rare one that still arrives
+    assert 0.35 <= got.lost <= 0.6, got.lost
+    assert udp(lane.netns["a"], lane.netns["c"], lane.ips["c"], count=200).lost == 0
+
+
+def test_reorder_sends_some_packets_ahead_of_the_delayed_ones(lane: Lane) -> None:
+    lane.shape("a", ("b",), delay="50ms")
+    steady = udp(lane.netns["a"], lane.netns["b"], lane.ips["b"], count=300, gap=0.002)
+    lane.shape("a", ("b",), delay="50ms", reorder="50%")
+    mixed = udp(lane.netns["a"], lane.netns["b"], lane.ips["b"], count=300, gap=0.002)
+    assert steady.late == 0, steady.late
+    assert mixed.lost == 0
+    assert mixed.late > 0.15, mixed.late
+
+
+def test_rate_limits_throughput_to_the_peer_only(lane: Lane) -> None:
+    lane.shape("a", ("b",), rate="1mbit")
+    assert "htb" in qdiscs(lane.netns["a"])
+    to_b = tcp_kbit(lane.netns["a"], lane.ips["b"], 400_000)
+    to_c = tcp_kbit(lane.netns["a"], lane.ips["c"], 4_000_000)
+    assert 900 <= to_b <= 1050, to_b
+    assert to_c > 5_000, to_c
+
+
+def test_ingress_delay_goes_through_ifb(lane: Lane) -> None:
+    lane.shape("b", delay="80ms", selector={"direction": "ingress"})
+    held = qdiscs(lane.netns["b"])
+    assert "ingress" in held and "netem" in held, held
+    assert 79 <= median_ping(lane, "a", "b") <= 95
+    assert median_ping(lane, "a", "c") < 20
+    assert 79 <= median_ping(lane, "c", "b") <= 95
+
+
+def test_several_shapes_on_one_service_each_pick_their_peer(lane: Lane) -> None:
+    lane.shape("a", ("b",), delay="40ms")
+    lane.shape("a", ("c",), delay="120ms", loss="20%")
+    to_b, to_c = (
+        median_ping(lane, "a", "b"),
+        statistics.median(ping(lane.netns["a"], lane.ips["c"], count=60)),
+    )
+    assert 39 <= to_b <= 50, to_b
+    assert 119 <= to_c <= 135, to_c
+    assert udp(lane.netns["a"], lane.netns["b"], lane.ips["b"], count=300).lost == 0
+    to_c_lost = udp(lane.netns["a"], lane.netns["c"], lane.ips["c"], count=1000, wait=1.5).lost
+    low, high = binomial_interval(1000, 0.20)
+    assert low <= to_c_lost <= high, to_c_lost
+    assert median_ping(lane, "b", "c") < 20
+
+
+def test_a_partition_and_a_shape_hold_together_and_heal_apart(lane: Lane) -> None:
+    lane.shape("a", ("b",), delay="100ms")
+    lane.session.partition(groups_partition([["a", "b"], ["c"]]))
+    assert udp(lane.netns["a"], lane.netns["c"], lane.ips["c"], count=50).lost == 1
+    assert udp(lane.netns["c"], lane.netns["a"], lane.ips["a"], count=50).lost == 1
+    assert 99 <= median_ping(lane, "a", "b", count=20) <= 110
+    lane.session.join()
+    assert udp(lane.netns["a"], lane.netns["c"], lane.ips["c"], count=50).lost == 0
+    assert 99 <= median_ping(lane, "a", "b", count=20) <= 110
+
+
+def test_fast_leaves_no_qdisc_and_the_baseline_rtt(lane: Lane) -> None:
+    before = qdiscs(lane.netns["a"])
+    lane.shape("a", ("b",), delay="100ms", rate="5mbit")
+    lane.shape("a", delay="30ms", selector={"direction": "ingress"})
+    assert qdiscs(lane.netns["a"]) != before
+    lane.session.fast(["a"])
+    after = qdiscs(lane.netns["a"])
+    assert after == before, after
+    for kind in ("netem", "htb", "ingress", "ifb"):
+        assert kind not in after
+    assert median_ping(lane, "a", "b") < 20
