@@ -13,8 +13,9 @@ an internal error here). Three steps, each cheap to repeat:
   (`pip install --no-deps --target site`), the repository's `tests/` and
   `benchmarks/`, and `run.sh`, the command to run.
 - `boot()`: qemu, bounded by a timeout; the guest mounts the second disk on `/lane`,
-  runs `run.sh` (its output in `/lane/out/console.log`, its exit code in
-  `/lane/out/rc`), unmounts and powers off; `/lane/out` is copied back with debugfs.
+  runs `run.sh` (its output in `/lane/out/console.log` and on the serial console,
+  its exit code in `/lane/out/rc`), unmounts and powers off; `/lane/out` is copied
+  back with debugfs, with the serial log beside it.
 
     python3 -m tests.vm.machine -- python3 -m squall doctor   # one command in a guest
 """
@@ -60,8 +61,7 @@ mount /dev/vdb /lane && sh /lane/boot.sh
 LANE_BOOT = """\
 echo "squall-lane: running run.sh" >/dev/console
 mkdir -p /lane/out
-sh /lane/run.sh >/lane/out/console.log 2>&1
-echo $? >/lane/out/rc
+{ sh /lane/run.sh; echo $? >/lane/out/rc; } 2>&1 | tee /lane/out/console.log >/dev/console
 echo "squall-lane: run.sh exited $(cat /lane/out/rc)" >/dev/console
 cd /
 sync

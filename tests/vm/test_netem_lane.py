@@ -20,7 +20,7 @@ import pytest
 from tests.vm import machine
 
 GUEST_PYTEST = (
-    "python3 -m pytest -p no:cacheprovider -c pyproject.toml -o timeout=300 -q -rA"
+    "python3 -m pytest -p no:cacheprovider -c pyproject.toml -o timeout=300 -q -rA --durations=0"
     " --junitxml=/lane/out/junit.xml tests/vm/guest\n"
 )
 
@@ -68,7 +68,8 @@ def test_netem_faults_measured_inside_a_guest_with_netem(tmp_path: Path) -> None
     results = read_junit(junit)
     bad = [r for r in results if r.outcome != "passed"]
     report = "\n\n".join(f"{r.outcome.upper()} {r.name}\n{r.detail}" for r in bad)
-    assert not bad, f"{len(bad)} of {len(results)} guest tests did not pass:\n{report}"
+    if bad:
+        pytest.fail(f"{len(bad)} of {len(results)} guest tests did not pass:\n{report}")
     assert outcome.rc == 0, f"guest pytest exited {outcome.rc}:\n{outcome.log}"
     assert results, f"the guest ran no test:\n{outcome.log}"
     print(f"vm lane: {len(results)} guest tests passed in {outcome.seconds:.0f} s")

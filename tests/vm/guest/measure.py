@@ -7,7 +7,6 @@ UDP datagrams carry a sequence number so loss bursts, duplicates and order are s
 
 from __future__ import annotations
 
-import itertools
 import math
 import select
 import socket
@@ -164,13 +163,6 @@ def binomial_interval(n: int, p: float, z: float = 2.576) -> tuple[float, float]
     """Normal approximation of the 99% interval of a share over `n` trials."""
     half = z * math.sqrt(p * (1 - p) / n)
     return p - half, p + half
-
-
-def lag1_autocorrelation(values: list[float]) -> float:
-    mean = statistics.fmean(values)
-    num = sum((a - mean) * (b - mean) for a, b in itertools.pairwise(values))
-    den = sum((v - mean) ** 2 for v in values)
-    return num / den if den else 0.0
 
 
 def qdiscs(netns: str) -> str:
