@@ -39,6 +39,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("SQUALL_VM_CACHE", "/var/cache/squall-vm"))
 QEMU = "qemu-system-x86_64"
+# no login prompt on the serial console: it carries the lane's output
+KERNEL_ARGS = (
+    "root=/dev/vda rw console=ttyS0 quiet panic=-1 systemd.mask=serial-getty@ttyS0.service"
+)
 GUEST_PACKAGES = (
     "linux-image-cloud-amd64",
     "systemd-sysv",
@@ -261,7 +265,7 @@ def qemu_argv(image: RootImage, disk: Path) -> list[str]:
         QEMU, "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "2048", "-smp", "2",
         "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio",
         "-kernel", str(image.kernel), "-initrd", str(image.initrd),
-        "-append", "root=/dev/vda rw console=ttyS0 quiet panic=-1",
+        "-append", KERNEL_ARGS,
         "-drive", f"file={image.disk},format=raw,if=virtio,snapshot=on",
         "-drive", f"file={disk},format=raw,if=virtio",
         "-nic", "none",

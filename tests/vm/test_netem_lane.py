@@ -68,6 +68,8 @@ def test_netem_faults_measured_inside_a_guest_with_netem(tmp_path: Path) -> None
     results = read_junit(junit)
     bad = [r for r in results if r.outcome != "passed"]
     report = "\n\n".join(f"{r.outcome.upper()} {r.name}\n{r.detail}" for r in bad)
+    durations = outcome.log.partition("slowest durations")[2]
+    print(f"vm lane: guest pytest durations{durations}")
     if bad:
         pytest.fail(f"{len(bad)} of {len(results)} guest tests did not pass:\n{report}")
     assert outcome.rc == 0, f"guest pytest exited {outcome.rc}:\n{outcome.log}"

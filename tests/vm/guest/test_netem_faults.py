@@ -47,12 +47,11 @@ def test_jitter_spreads_rtts_with_each_distribution(lane: Lane, distribution: st
     lane.shape("a", ("b",), delay="60ms", jitter="10ms", distribution=distribution)
     rtts = ping(lane.netns["a"], lane.ips["b"], count=150, interval=0.01)
     assert len(rtts) >= 140
-    spread = statistics.stdev(rtts)
-    mean = statistics.fmean(rtts)
-    # uniform +-10 ms has sd 5.8 ms; the tables of the others have sd 10 ms
-    low = 3.5 if distribution == "uniform" else 5.5
-    assert low <= spread <= 16, (distribution, spread)
-    assert 52 <= mean <= 70, (distribution, mean)
+    # quartiles, not the sd: a TCG guest descheduled by a busy host adds rare outliers
+    low, _, high = statistics.quantiles(rtts, n=4)
+    # uniform +-10 ms spans 10 ms between quartiles, normal sd 10 ms 13.5 ms
+    assert 4 <= high - low <= 25, (distribution, low, high)
+    assert 55 <= statistics.median(rtts) <= 70, (distribution, statistics.median(rtts))
 
 
 def test_delay_correlation_reaches_netem_and_rtts_stay_in_range(lane: Lane) -> None:
