@@ -309,13 +309,16 @@ def boot(image: RootImage, run_sh: str, out: Path, *, timeout: float = 900) -> O
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=900)
-    parser.add_argument("--out", type=Path, default=Path("vm-out"))
+    parser.add_argument(
+        "--out", type=Path, help="where to copy /lane/out (default: a new temp folder)"
+    )
     parser.add_argument("command", nargs="+", help="run inside the guest, in /lane/repo")
     args = parser.parse_args(argv)
     if missing := missing_tools():
         print(f"vm: missing {', '.join(missing)} (scripts/install.sh installs them)")
         return 2
-    outcome = boot(root_image(), shlex.join(args.command) + "\n", args.out, timeout=args.timeout)
+    out = args.out or Path(tempfile.mkdtemp(prefix="squall-vm-out-"))
+    outcome = boot(root_image(), shlex.join(args.command) + "\n", out, timeout=args.timeout)
     print(outcome.log, end="")
     print(f"vm: exit {outcome.rc} after {outcome.seconds:.0f} s; files in {outcome.out}")
     return outcome.rc
