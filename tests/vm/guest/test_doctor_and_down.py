@@ -44,8 +44,9 @@ def test_down_after_netem_and_ifb_faults_leaves_no_namespace_link_or_qdisc(
     squall = SquallRunner(file, "vmdown", {"SQUALL_STATE_DIR": str(tmp_path / "state")})
     squall("--backend", "netns", "up")
     try:
-        squall("--backend", "netns", "shape", "a", "--to", "b", "--delay", "50ms", "--loss", "5%")
-        squall("--backend", "netns", "shape", "b", "--delay", "20ms", "--direction", "ingress")
+        # one call (each costs ~20 s under TCG): egress netem and ingress through ifb
+        squall("--backend", "netns", "shape", "b", "--delay", "20ms", "--loss", "5%",
+               "--direction", "both")  # fmt: skip
         held = subprocess.run(
             ("ip", "netns", "exec", "squall-vmdown.b", "tc", "qdisc", "show"),
             capture_output=True, text=True, check=True,
