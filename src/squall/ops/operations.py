@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from squall.atomic import write_atomic
 from squall.chaos import control as chaos_control
@@ -26,7 +27,6 @@ from squall.chaos.plan import (
     parse_span,
     plan_chaos,
 )
-from squall.chaos.runner import ChaosRunner, ChaosState, Stop, View, new_run_id
 from squall.cluster_status import ClusterStatus
 from squall.errors import ChaosError, ChaosRunning, ServiceNotFound, UsageError
 from squall.events import Actor, Event
@@ -64,6 +64,11 @@ from squall.runtime.base import Action, Backend, NetworkState, Progress, Service
 from squall.runtime.members import Members, canonical, every_member, expand
 from squall.session import Session
 from squall.spec.model import FaultPresets
+
+if TYPE_CHECKING:
+    # The runner is imported by the two methods that run chaos: a fault command
+    # does not pay for it.
+    from squall.chaos.runner import ChaosState, Stop, View
 
 STOPPED_STATES = frozenset({"exited", "created", "dead"})
 
@@ -363,6 +368,8 @@ class Operations:
         Raises:
             ChaosRunning: another run is going on the cluster.
         """
+        from squall.chaos.runner import ChaosRunner, new_run_id
+
         run = new_run_id()
         self.session.actor = Actor("chaos", run=run, extra={"seed": plan.seed})
         with chaos_control.pidfile(self.session.state.ensure()):
@@ -372,6 +379,8 @@ class Operations:
         self, recorded: Sequence[Event], stop: Stop, view: View | None = None
     ) -> ChaosState:
         """Make a recorded run's changes again at the same offsets (see `ChaosRunner`)."""
+        from squall.chaos.runner import ChaosRunner, new_run_id
+
         run = new_run_id()
         original = recorded[0].run if recorded else None
         self.session.actor = Actor("chaos", run=run, extra={"replay_of": original})

@@ -11,10 +11,13 @@ import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from squall.errors import BackendError, UsageError
-from squall.runtime.base import Backend
 from squall.runtime.netns import naming
+
+if TYPE_CHECKING:
+    from squall.runtime.base import Backend
 
 BACKEND_NAMES = ("auto", "docker", "netns")
 PING_TIMEOUT = 1.0
