@@ -333,10 +333,11 @@ def test_ingress_delay_is_real(squall: SquallRunner) -> None:
 
 
 def test_duration_restores_by_itself(squall: SquallRunner) -> None:
-    squall("shape", "a", "--delay", "60ms", "--to", "b", "--duration", "2s")
+    # Long enough for the two checks below on a busy machine (each is a CLI start).
+    squall("shape", "a", "--delay", "60ms", "--to", "b", "--duration", "8s")
     assert "until" in faults_of(squall, "a")["shapes"][0]
     assert statistics.median(ping(squall, "a", "b", count=3).rtts) > 59
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 25
     while faults_of(squall, "a")["shapes"]:
         assert time.monotonic() < deadline, "the timer never removed the shape"
         time.sleep(0.5)
