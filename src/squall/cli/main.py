@@ -15,6 +15,7 @@ from squall import __version__
 from squall.cli import chaos as chaos_commands
 from squall.cli import config as config_command
 from squall.cli import faults as fault_commands
+from squall.cli import hosts as hosts_commands
 from squall.cli import observe as observe_commands
 from squall.cli.options import CONTEXT, Options, pass_options, service_targets, targets
 from squall.cli.progress import ConsoleProgress
@@ -81,6 +82,15 @@ from squall.sqlite.cli import sqlite_group
     help="Where services run.",
 )
 @click.option(
+    "-H",
+    "--host",
+    "hosts",
+    multiple=True,
+    metavar="NAME=URL",
+    help="An engine of the cluster (DOCKER_HOST syntax: ssh://, tcp://, unix://), added to"
+    " or overriding the file's `x-squall: hosts`; repeatable.",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="Show every engine and kernel call Squall makes."
 )
 @click.version_option(__version__, prog_name="squall")
@@ -93,6 +103,7 @@ def cli(
     env_files: tuple[Path, ...],
     project: str | None,
     backend: str,
+    hosts: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Bring up a cluster from one compose file, then make its network misbehave.
@@ -109,7 +120,9 @@ def cli(
     if verbose:
         logging.basicConfig(format="squall: %(message)s", stream=sys.stderr)
         logging.getLogger("squall").setLevel(logging.DEBUG)
-    loading = Where(project_directory=project_directory, env_files=env_files, profiles=profiles)
+    loading = Where(
+        project_directory=project_directory, env_files=env_files, profiles=profiles, hosts=hosts
+    )
     options = Options(files, project, backend, verbose=verbose, loading=loading)
     ctx.obj = options
 
@@ -333,6 +346,7 @@ def images_build(options: Options, force: bool) -> None:
 cli.add_command(sqlite_group, name="sqlite")
 cli.add_command(serve_command)
 cli.add_command(config_command.config)
+cli.add_command(hosts_commands.hosts)
 for _command in (
     *fault_commands.COMMANDS,
     *observe_commands.COMMANDS,
