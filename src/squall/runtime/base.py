@@ -58,6 +58,8 @@ class ServiceState:
     replica: int | None = None
     """Its number among the containers of its service when the service runs several
     (`deploy.replicas`, `--scale`); None for a service of one container."""
+    host: str | None = None
+    """The host of `x-squall: hosts` it runs on; None on a cluster of one engine."""
 
     @property
     def member(self) -> str:

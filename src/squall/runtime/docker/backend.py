@@ -100,10 +100,22 @@ class DockerBackend(Backend):
     # -- down ----------------------------------------------------------------------------
 
     def _down(self, project: str, volumes: bool, images: bool, progress: Progress) -> None:
-        """Works without the cluster file. Containers are force-removed with their
-        anonymous volumes; named volumes only with `volumes=True`; with `images=True`
-        every image built for the project (found by label: the current ones and the
-        untagged ones that rebuilds replaced). Everything that can be removed is;
+        self.remove_project(project, volumes=volumes, images=images, progress=progress)
+
+    def remove_project(
+        self,
+        project: str,
+        *,
+        volumes: bool,
+        images: bool,
+        progress: Progress,
+        networks: bool = True,
+    ) -> None:
+        """`down` on this engine (without `networks`: not its networks). Works without
+        the cluster file. Containers are force-removed with their anonymous volumes;
+        named volumes only with `volumes=True`; with `images=True` every image built for
+        the project (found by label: the current ones and the untagged ones that
+        rebuilds replaced). Everything that can be removed is;
         failures are reported together at the end.
 
         Raises:
@@ -132,7 +144,8 @@ class DockerBackend(Backend):
             progress.step(f"network {summary['Name']}", "removing")
             self._engine.remove_network(str(summary["Id"]))
 
-        failures += _each(remove_network, self._engine.networks(labels))
+        if networks:  # a Swarm worker may not remove the Swarm's networks: its manager does
+            failures += _each(remove_network, self._engine.networks(labels))
         if volumes:
 
             def remove_volume(summary: JSON) -> None:
@@ -155,18 +168,21 @@ class DockerBackend(Backend):
     # -- reading state -------------------------------------------------------------------
 
     def status(self, project: str) -> list[ServiceState]:
+        states = numbered(self.containers_status(project))
+        return sorted(states, key=lambda s: (s.service, s.replica or 0, s.container))
+
+    def containers_status(self, project: str) -> list[ServiceState]:
+        """Each container of `project` on this engine, replicas numbered as labelled
+        (`status` drops the number of a service's only container)."""
         labels = naming.project_filter(project)
         networks = self._cluster_network_names(project)
         summaries = self._engine.containers(labels)
         details = _parallel(lambda s: self._engine.inspect_container(str(s["Id"])), summaries)
-        states = numbered(
-            [
-                service_state(summary, info, networks)
-                for summary, info in zip(summaries, details, strict=True)
-                if info is not None
-            ]
-        )
-        return sorted(states, key=lambda s: (s.service, s.replica or 0, s.container))
+        return [
+            service_state(summary, info, networks)
+            for summary, info in zip(summaries, details, strict=True)
+            if info is not None
+        ]
 
     def networks(self, project: str) -> list[NetworkState]:
         labels = naming.project_filter(project)

@@ -214,9 +214,14 @@ class DockerEngine:
             )
 
     def leave_swarm(self) -> None:
+        """Leave (forced); an engine in no Swarm is left as it is."""
         log.debug("POST /swarm/leave force=true")
         with _translated("leaving the swarm"):
-            self.api.leave_swarm(force=True)
+            try:
+                self.api.leave_swarm(force=True)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 503:
+                    raise
 
     # -- images --------------------------------------------------------------------------
 
