@@ -60,6 +60,9 @@ class ServiceState:
     (`deploy.replicas`, `--scale`); None for a service of one container."""
     host: str | None = None
     """The host of `x-squall: hosts` it runs on; None on a cluster of one engine."""
+    elsewhere: bool = False
+    """Running on a kernel other than this machine's (not proved to be this one): its
+    namespace cannot be entered from here, `netns` is None."""
 
     @property
     def member(self) -> str:

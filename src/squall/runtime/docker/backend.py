@@ -20,9 +20,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TypeVar
 
 from squall.errors import BackendError, ServiceNotFound
+from squall.linux.procs import in_container
 from squall.runtime.base import (
     Action,
     Backend,
@@ -179,7 +181,7 @@ class DockerBackend(Backend):
         summaries = self._engine.containers(labels)
         details = _parallel(lambda s: self._engine.inspect_container(str(s["Id"])), summaries)
         return [
-            service_state(summary, info, networks)
+            _here(service_state(summary, info, networks), str(info.get("Id", "")))
             for summary, info in zip(summaries, details, strict=True)
             if info is not None
         ]
@@ -459,6 +461,14 @@ class DockerBackend(Backend):
             str(n["Name"]): str((n.get("Labels") or {}).get(naming.NETWORK_LABEL, n["Name"]))
             for n in self._engine.networks(naming.project_filter(project))
         }
+
+
+def _here(state: ServiceState, ident: str) -> ServiceState:
+    """`state` with its namespace path only where the container is proved to run on
+    this kernel: an engine elsewhere (DOCKER_HOST=tcp://...) reports pids of its own."""
+    if state.netns is None or in_container(ident, state.pid):
+        return state
+    return replace(state, netns=None, elsewhere=True)
 
 
 def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:

@@ -33,7 +33,6 @@ from squall.runtime.docker.engine import DockerEngine
 from squall.runtime.docker.status import numbered
 from squall.runtime.docker.up import SerialProgress, UpRun
 from squall.runtime.swarm.engines import engines_of, unreachable
-from squall.runtime.swarm.kernel import runs_here
 from squall.runtime.swarm.swarm import ensure_swarm, leave_swarm, made_by, membership
 from squall.spec.hosts import place
 from squall.spec.model import ClusterSpec, HostSpec
@@ -232,8 +231,7 @@ class SwarmBackend(Backend):
     def status(self, project: str) -> list[ServiceState]:
         """Every host's containers, each with its host; a service's replicas are
         numbered across hosts. A host that does not answer is left out and named in
-        `lost`. The namespace path is kept only where the container is proved to run
-        on this kernel."""
+        `lost`."""
         found: list[ServiceState] = []
         self.lost = {}
 
@@ -245,7 +243,7 @@ class SwarmBackend(Backend):
                 return []
 
         for host, states in zip(self.hosts, _parallel(read, self.hosts), strict=True):
-            found += [_on_host(s, host.name) for s in states]
+            found += [replace(s, host=host.name) for s in states]
         return sorted(numbered(found), key=lambda s: (s.service, s.replica or 0, s.container))
 
     def networks(self, project: str) -> list[NetworkState]:
@@ -358,12 +356,6 @@ class SwarmBackend(Backend):
         for problem in _parallel(attempt, self.hosts):
             if problem is not None:
                 raise problem
-
-
-def _on_host(state: ServiceState, host: str) -> ServiceState:
-    """`state` on `host`; its namespace only where it is proved to be this kernel's."""
-    local = state.id is not None and runs_here(state.id, state.pid)
-    return replace(state, host=host, netns=state.netns if local else None)
 
 
 def _parallel(function: Callable[[HostSpec], T], hosts: Sequence[HostSpec]) -> list[T]:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from squall.errors import BackendError
+from squall.linux.procs import in_container
 from squall.runtime.docker.engine import JSON, DockerEngine
 from squall.runtime.swarm.engines import AGENT_LABEL
-from squall.runtime.swarm.kernel import runs_here
 from squall.spec.model import HostSpec
 
 
@@ -74,7 +74,7 @@ def _same_kernel(engine: DockerEngine, containers: list[JSON]) -> bool | None:
         return None
     info = engine.inspect_container(str(running[0]["Id"])) or {}
     pid = int((info.get("State") or {}).get("Pid") or 0)
-    return runs_here(str(info.get("Id", "")), pid)
+    return in_container(str(info.get("Id", "")), pid)
 
 
 def _offset(system_time: str, before: float, after: float) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from squall.runtime.swarm.kernel import runs_here
+from squall.linux.procs import in_container as runs_here
 from squall.runtime.swarm.report import _offset
 
 ID = "9dfb8be8d616420f321b355f252af6d0d68ff557922996a9e6da128a3c47ff0c"
