@@ -295,7 +295,14 @@ class Session:
 
     def _engine(self) -> FaultEngine:
         # The engine creates the directory when it first writes: reads leave no trace.
-        return FaultEngine(self.project, self.state.path, self.state.root, self.log, self.runner)
+        return FaultEngine(
+            self.project,
+            self.state.path,
+            self.state.root,
+            self.log,
+            self.runner,
+            agents=lambda host: self.backend.agent_call(self.project, host),
+        )
 
     def _desired(self) -> DesiredFaults:
         return DesiredFaults.load(self.state.path)

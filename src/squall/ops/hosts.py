@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from squall.faults.controller import kernel_caps
+from squall.faults.kernel import kernel_caps
 from squall.faults.plan import KernelCaps
 from squall.ops.opening import Where, resolve_cluster
 from squall.runtime.docker.engine import DEFAULT_HOST

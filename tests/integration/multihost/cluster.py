@@ -17,10 +17,15 @@ def write_file(
     extra_hosts: str = "",
     services: str | None = None,
     squall: str = "",
+    unix: bool = False,
 ) -> Path:
-    """Three services, one pinned to each host (two ways), serving /etc over HTTP."""
+    """Three services, one pinned to each host (two ways), serving /etc over HTTP.
+
+    Engines are given by their TCP address, or with `unix` by their socket on this
+    machine (the only engines whose containers Squall may enter directly)."""
     hosts = "".join(
-        f'    {e.name}: {{engine: "{e.url}", agent: {agent}}}\n' for e in engines.engines
+        f'    {e.name}: {{engine: "{e.unix_url if unix else e.url}", agent: {agent}}}\n'
+        for e in engines.engines
     )
     body = services or (
         "services:\n"
@@ -55,3 +60,14 @@ def swarm_states(engines: Engines) -> list[str]:
         states.append(str(client.info()["Swarm"]["LocalNodeState"]))
         client.close()
     return states
+
+
+def agents(engines: Engines, project: str) -> list[str]:
+    """The hosts where an agent of `project` runs (or is left)."""
+    found = []
+    for engine in engines.engines:
+        client = engine.client()
+        if client.containers(all=True, filters={"label": [f"io.squall.agent={project}"]}):
+            found.append(engine.name)
+        client.close()
+    return found

@@ -1,6 +1,7 @@
-"""Faults across hosts on engines proved to run on this kernel (`agent: auto`): a delay
-to a peer on another host measured by ping, partitions and one-way cuts proven by
-traffic both ways."""
+"""Faults across hosts, measured by traffic: a delay to a peer on another host by ping,
+partitions and one-way cuts both ways. Twice: on engines proved to run on this kernel
+(`agent: auto` with their local sockets: namespaces entered directly), and through each
+host's agent (`agent: always`)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,27 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.cli_runner import SquallRunner
-from tests.integration.multihost.cluster import leftovers, write_file
+from tests.integration.multihost.cluster import agents, leftovers, write_file
 from tests.integration.multihost.engines import Engines
 
 PROJECT = "mhfault"
 _RTT = re.compile(r"min/avg/max = [0-9.]+/([0-9.]+)/")
 
 
-@pytest.fixture(scope="module")
-def squall(tmp_path_factory: pytest.TempPathFactory, engines: Engines) -> Iterator[SquallRunner]:
-    runner = SquallRunner(write_file(tmp_path_factory.mktemp("mh"), engines), PROJECT)
+@pytest.fixture(scope="module", params=["auto", "always"])
+def squall(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, engines: Engines
+) -> Iterator[SquallRunner]:
+    mode = str(request.param)
+    folder = tmp_path_factory.mktemp("mh")
+    runner = SquallRunner(write_file(folder, engines, agent=mode, unix=True), PROJECT)
     try:
         runner("up")
         yield runner
     finally:
         runner("down", check=False)
     assert leftovers(engines, PROJECT) == {}
+    assert agents(engines, PROJECT) == []
 
 
 def _avg_rtt(squall: SquallRunner, source: str, target: str, count: int = 10) -> float:
@@ -82,3 +88,10 @@ def test_status_names_each_host(squall: SquallRunner) -> None:
         if line[:2] in ("a ", "b ", "c ")
     }
     assert rows == {"a": "h1", "b": "h2", "c": "h3"}
+
+
+def test_the_agent_runs_only_with_agent_always(squall: SquallRunner, engines: Engines) -> None:
+    """Faults were applied above: through agents on every host, or through none."""
+    text = squall.file.read_text()
+    expected = ["h1", "h2", "h3"] if "agent: always" in text else []
+    assert agents(engines, PROJECT) == expected

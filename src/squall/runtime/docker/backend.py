@@ -35,6 +35,7 @@ from squall.runtime.base import (
     Waits,
 )
 from squall.runtime.docker import naming, watch
+from squall.runtime.docker.agent import call, ensure_agent, remove_agents
 from squall.runtime.docker.engine import JSON, DockerEngine
 from squall.runtime.docker.hooks import run_hooks, stop_plan
 from squall.runtime.docker.status import container_display_name, numbered, service_state
@@ -146,6 +147,8 @@ class DockerBackend(Backend):
             progress.step(f"network {summary['Name']}", "removing")
             self._engine.remove_network(str(summary["Id"]))
 
+        if remove_agents(self._engine, project):
+            progress.step(f"agent {project}", "removed")
         if networks:  # a Swarm worker may not remove the Swarm's networks: its manager does
             failures += _each(remove_network, self._engine.networks(labels))
         if volumes:
@@ -180,8 +183,9 @@ class DockerBackend(Backend):
         networks = self._cluster_network_names(project)
         summaries = self._engine.containers(labels)
         details = _parallel(lambda s: self._engine.inspect_container(str(s["Id"])), summaries)
+        engine = self._engine.url
         return [
-            _here(service_state(summary, info, networks), str(info.get("Id", "")))
+            _here(service_state(summary, info, networks), str(info.get("Id", "")), engine)
             for summary, info in zip(summaries, details, strict=True)
             if info is not None
         ]
@@ -378,6 +382,19 @@ class DockerBackend(Backend):
         for summary in self._containers(project, service):
             self._engine.disconnect(str(summary["Id"]), engine_name, service)
 
+    # -- the agent -----------------------------------------------------------------------
+
+    def agent_call(self, project: str, host: str) -> Callable[[str], str]:
+        """Requests to `project`'s agent on this engine (started on the first one)."""
+        started: list[str] = []
+
+        def send(request: str) -> str:
+            if not started:
+                started.append(ensure_agent(self._engine, project))
+            return call(self._engine, started[0], request)
+
+        return send
+
     # -- watching ------------------------------------------------------------------------
 
     watchable = True
@@ -463,12 +480,16 @@ class DockerBackend(Backend):
         }
 
 
-def _here(state: ServiceState, ident: str) -> ServiceState:
-    """`state` with its namespace path only where the container is proved to run on
-    this kernel: an engine elsewhere (DOCKER_HOST=tcp://...) reports pids of its own."""
-    if state.netns is None or in_container(ident, state.pid):
+def _here(state: ServiceState, ident: str, engine: str) -> ServiceState:
+    """`state` as this machine may reach it: a container proved to run on this kernel
+    (its engine on a socket of this machine, its pid's cgroup naming it) is entered
+    directly; any other (an engine elsewhere, DOCKER_HOST=tcp://..., reports pids of its
+    own) is reached through the agent on its engine."""
+    if state.netns is None:
         return state
-    return replace(state, netns=None, elsewhere=True)
+    if engine.startswith("unix://") and in_container(ident, state.pid):
+        return state
+    return replace(state, elsewhere=True, agent=engine)
 
 
 def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:

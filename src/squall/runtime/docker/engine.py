@@ -18,6 +18,7 @@ import logging
 import os
 import queue
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import docker
 import docker.errors
 import docker.tls
+import docker.utils.socket
 import requests.exceptions
 import urllib3.exceptions
 
@@ -460,6 +462,38 @@ class DockerEngine:
     def exec_socket(self, exec_id: str) -> Any:
         with _translated(f"exec {exec_id}"):
             return self.api.exec_start(exec_id, tty=True, socket=True)
+
+    def exec_with_input(self, exec_id: str, data: bytes) -> tuple[bytes, bytes]:
+        """Start an exec created with `stdin=True`, give it `data` then end of file, and
+        return all it wrote (stdout, stderr) once it ends."""
+        log.debug("POST /exec/%s/start (stdin: %d bytes)", exec_id, len(data))
+        with _translated(f"exec {exec_id}"):
+            sock = self.api.exec_start(exec_id, tty=False, socket=True)
+            raw = getattr(sock, "_sock", sock)
+            try:
+                raw.sendall(data)
+                raw.shutdown(socket.SHUT_WR)
+                frames = (
+                    docker.utils.socket.demux_adaptor(*frame)
+                    for frame in docker.utils.socket.frames_iter(sock, tty=False)
+                )
+                out, err = docker.utils.socket.consume_socket_output(frames, demux=True)
+            finally:
+                sock.close()
+        return out or b"", err or b""
+
+    def save_image(self, ref: str) -> Iterator[bytes]:
+        """The image as a `docker save` tar stream."""
+        log.debug("GET /images/%s/get", ref)
+        with _translated(f"saving image {ref}"):
+            yield from self.api.get_image(ref)
+
+    def load_image(self, data: Iterable[bytes]) -> None:
+        """`docker load` of a `docker save` tar stream."""
+        log.debug("POST /images/load")
+        with _translated("loading an image"):
+            for _line in self.api.load_image(data):
+                pass
 
     def exec_exit_code(self, exec_id: str) -> int | None:
         with _translated(f"exec {exec_id}"):

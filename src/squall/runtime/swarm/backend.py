@@ -243,7 +243,7 @@ class SwarmBackend(Backend):
                 return []
 
         for host, states in zip(self.hosts, _parallel(read, self.hosts), strict=True):
-            found += [replace(s, host=host.name) for s in states]
+            found += [_on_host(s, host) for s in states]
         return sorted(numbered(found), key=lambda s: (s.service, s.replica or 0, s.container))
 
     def networks(self, project: str) -> list[NetworkState]:
@@ -337,6 +337,9 @@ class SwarmBackend(Backend):
         for backend in self._owners(project, service):
             backend.disconnect(project, network, service)
 
+    def agent_call(self, project: str, host: str) -> Callable[[str], str]:
+        return self._backends[host].agent_call(project, host)
+
     # -- helpers -------------------------------------------------------------------------
 
     def _each_host(self, call: Callable[[HostSpec], None]) -> None:
@@ -356,6 +359,14 @@ class SwarmBackend(Backend):
         for problem in _parallel(attempt, self.hosts):
             if problem is not None:
                 raise problem
+
+
+def _on_host(state: ServiceState, host: HostSpec) -> ServiceState:
+    """`state` on `host`: reached through that host's agent where its kernel is not
+    proved to be this one, or wherever the host says `agent: always`."""
+    if state.agent is not None or (host.agent == "always" and state.netns is not None):
+        return replace(state, host=host.name, agent=host.name)
+    return replace(state, host=host.name)
 
 
 def _parallel(function: Callable[[HostSpec], T], hosts: Sequence[HostSpec]) -> list[T]:

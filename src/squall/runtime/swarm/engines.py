@@ -8,9 +8,6 @@ from squall.errors import EngineUnavailable
 from squall.runtime.docker.engine import DockerEngine
 from squall.spec.model import HostSpec
 
-AGENT_LABEL = "io.squall.agent"
-"""On the agent container of a project: `io.squall.agent=<project>`."""
-
 
 def engine_of(host: HostSpec) -> DockerEngine:
     """The engine of `host`; contacts nothing until first used."""

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from squall.errors import BackendError
 from squall.linux.procs import in_container
+from squall.runtime.docker.agent import AGENT_LABEL
 from squall.runtime.docker.engine import JSON, DockerEngine
-from squall.runtime.swarm.engines import AGENT_LABEL
 from squall.spec.model import HostSpec
 
 
