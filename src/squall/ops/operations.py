@@ -59,6 +59,7 @@ from squall.ops.requests import (
     UpRequest,
 )
 from squall.ops.results import Result, names
+from squall.ops.wan import wan_requests
 from squall.probe import ProbeReport
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
 from squall.runtime.members import Members, canonical, every_member, expand
@@ -183,6 +184,9 @@ class Operations:
                     services=services or None,
                     dependencies=not no_deps,
                 )
+                spec = self.session.cluster.spec
+                for wan in wan_requests(spec) if spec is not None else ():
+                    self._shape(wan)
                 return Result("up", f"{self.project}: up", tuple(started))
             case DownRequest():
                 return self._down(request, progress)

@@ -18,7 +18,11 @@ PROJECT = "mhfault"
 _RTT = re.compile(r"min/avg/max = [0-9.]+/([0-9.]+)/")
 
 
-@pytest.fixture(scope="module", params=["auto", "always"])
+BOTH = pytest.mark.parametrize("squall", ["auto", "always"], indirect=True)
+DIRECT = pytest.mark.parametrize("squall", ["auto"], indirect=True)
+
+
+@pytest.fixture(scope="module")
 def squall(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, engines: Engines
 ) -> Iterator[SquallRunner]:
@@ -46,6 +50,7 @@ def _reaches(squall: SquallRunner, source: str, target: str) -> bool:
     return result.returncode == 0
 
 
+@BOTH
 def test_delay_to_a_peer_on_another_host(squall: SquallRunner) -> None:
     try:
         squall("shape", "a", "--delay", "100ms", "--to", "b")
@@ -56,6 +61,7 @@ def test_delay_to_a_peer_on_another_host(squall: SquallRunner) -> None:
     assert _avg_rtt(squall, "a", "b", count=5) < 10.0
 
 
+@BOTH
 def test_partition_across_hosts_both_ways(squall: SquallRunner) -> None:
     try:
         squall("partition", "a,c", "b")
@@ -67,6 +73,7 @@ def test_partition_across_hosts_both_ways(squall: SquallRunner) -> None:
     assert _reaches(squall, "a", "b") and _reaches(squall, "b", "c")
 
 
+@DIRECT
 def test_one_way_across_hosts(squall: SquallRunner) -> None:
     try:
         squall("partition", "--one-way", "a", "b")
@@ -78,6 +85,7 @@ def test_one_way_across_hosts(squall: SquallRunner) -> None:
     assert _reaches(squall, "a", "b")
 
 
+@DIRECT
 def test_status_names_each_host(squall: SquallRunner) -> None:
     table = squall("status").stdout
     header = next(line for line in table.splitlines() if line.startswith("SERVICE"))
@@ -90,6 +98,7 @@ def test_status_names_each_host(squall: SquallRunner) -> None:
     assert rows == {"a": "h1", "b": "h2", "c": "h3"}
 
 
+@BOTH
 def test_the_agent_runs_only_with_agent_always(squall: SquallRunner, engines: Engines) -> None:
     """Faults were applied above: through agents on every host, or through none."""
     text = squall.file.read_text()
