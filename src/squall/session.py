@@ -449,6 +449,15 @@ class Session:
         chosen = set(services)
         return self._change("fast", lambda d: d.without_shapes(chosen), dry_run, services)
 
+    def clear_origin(self, origin: str, *, dry_run: bool = False) -> list[PlannedNamespace]:
+        """Remove the shapes `origin` made (`squall wan --clear`: every WAN link)."""
+        affected = sorted(
+            s for s, es in self._desired().shapes.items() if any(e.origin == origin for e in es)
+        )
+        return self._change(
+            f"{origin} clear", lambda d: d.without_origin(origin), dry_run, affected
+        )
+
     def partition(self, partition: Partition, *, dry_run: bool = False) -> list[PlannedNamespace]:
         """Replace the partition in force."""
         return self._change(

@@ -8,7 +8,9 @@ import json
 import click
 from rich.table import Table
 
+from squall.cli.faults import run_and_report
 from squall.cli.options import CONTEXT, Options, pass_options
+from squall.ops.requests import WanRequest
 
 
 @click.group(name="hosts", context_settings=CONTEXT)
@@ -102,3 +104,35 @@ def _same(proved: bool | None) -> str:
 
 def _flag(value: bool | None) -> str:
     return "?" if value is None else "yes" if value else "no"
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("zones", nargs=-1)
+@click.option("--rtt", help="Round trip between the two zones (half each way), e.g. 80ms.")
+@click.option("--jitter", help="Spread of the round trip, e.g. 5ms.")
+@click.option("--loss", help="Packets lost each way, e.g. 0.1%.")
+@click.option("--rate", help="Bandwidth each way, e.g. 200mbit.")
+@click.option("--clear", is_flag=True, help="Remove every WAN link's shapes.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the kernel rules it would set; change nothing."
+)
+@pass_options
+def wan(
+    options: Options,
+    zones: tuple[str, ...],
+    rtt: str | None,
+    jitter: str | None,
+    loss: str | None,
+    rate: str | None,
+    clear: bool,
+    dry_run: bool,
+) -> None:
+    """Change one WAN link live, between two zones of `x-squall: zones` (`up` sets the
+    file's `wan:`), or remove them all.
+
+    \b
+    Examples:
+      squall wan eu us --rtt 120ms --jitter 10ms
+      squall wan --clear
+    """
+    run_and_report(options, WanRequest(zones, rtt, jitter, loss, rate, clear, dry_run))

@@ -347,6 +347,7 @@ cli.add_command(sqlite_group, name="sqlite")
 cli.add_command(serve_command)
 cli.add_command(config_command.config)
 cli.add_command(hosts_commands.hosts)
+cli.add_command(hosts_commands.wan)
 for _command in (
     *fault_commands.COMMANDS,
     *observe_commands.COMMANDS,
