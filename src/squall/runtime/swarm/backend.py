@@ -79,8 +79,6 @@ class SwarmBackend(Backend):
         self._backends = {
             h.name: DockerBackend(self._engines[h.name], self.waits) for h in self.hosts
         }
-        self.lost: dict[str, str] = {}
-        """Hosts that did not answer the last read, with the reason (for `status`)."""
 
     def close(self) -> None:
         for backend in self._backends.values():
@@ -230,16 +228,14 @@ class SwarmBackend(Backend):
 
     def status(self, project: str) -> list[ServiceState]:
         """Every host's containers, each with its host; a service's replicas are
-        numbered across hosts. A host that does not answer is left out and named in
-        `lost`."""
+        numbered across hosts. A host that does not answer is left out (its services
+        show as missing), and the others are read all the same."""
         found: list[ServiceState] = []
-        self.lost = {}
 
         def read(host: HostSpec) -> list[ServiceState]:
             try:
                 return self._backends[host.name].containers_status(project)
-            except EngineUnavailable as exc:
-                self.lost[host.name] = unreachable(host, exc).message
+            except EngineUnavailable:
                 return []
 
         for host, states in zip(self.hosts, _parallel(read, self.hosts), strict=True):
