@@ -4,9 +4,9 @@ Three `dockerd`, each in its own network namespace on one bridge (the multi-host
 fixture's engines), joined in one Swarm. Side by side in one run, alternating:
 
 - `up` + `down` of N services spread over the 3 hosts: `squall up`/`down` against
-  `docker stack deploy` (until every task runs) / `docker stack rm` (until every
-  container is gone) of the same services on the same Swarm; medians and the ratio
-  squall / stack (goal <= 1.0);
+  `docker stack deploy --resolve-image never` (no registry here; until every task
+  runs) / `docker stack rm` (until every container is gone) of the same services on
+  the same Swarm; medians and the ratio squall / stack (goal <= 1.0);
 - partition, join, slow, fast across the hosts at M services, in-process
   (`squall.Cluster`, goal < 300 ms) and through the CLI (goal < 600 ms), against one
   `docker exec ... iptables` per rule per container doing the same cuts (goal: Squall
@@ -96,7 +96,12 @@ def stack_round(engines: Engines, file: Path, services: int) -> tuple[float, flo
         )
 
     up = timed(
-        lambda: (run([*manager, "stack", "deploy", "-c", str(file), "bench"]), wait_until(running))
+        lambda: (
+            run(
+                [*manager, "stack", "deploy", "--resolve-image", "never", "-c", str(file), "bench"]
+            ),
+            wait_until(running),
+        )
     )
     down = timed(lambda: (run([*manager, "stack", "rm", "bench"]), wait_until(gone)))
     return up, down
