@@ -13,6 +13,7 @@ fixture's engines), joined in one Swarm. Side by side in one run, alternating:
   >= 10x faster).
 
     python3 benchmarks/multihost.py [--services 10] [--fault-services 30] [--rounds 3]
+    python3 benchmarks/multihost.py --fault-services 0     # up/down only
 
 Needs root, `dockerd`, `nsenter` and the `docker` CLI, and `squall images build` done.
 """
@@ -226,6 +227,8 @@ def main() -> None:
                 print(f"{tool:<7} up {up:6.2f}s  down {down:6.2f}s  total {up + down:6.2f}s")
             ratio = sum(medians["squall"]) / sum(medians["stack"])
             print(f"ratio squall / docker stack: {ratio:.2f} (goal <= 1.0)")
+            if args.fault_services <= 0:
+                return
             faults = folder / "faults"
             faults.mkdir()
             # NET_ADMIN only for the baseline, whose iptables runs inside the containers.
