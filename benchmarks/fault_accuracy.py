@@ -1,4 +1,4 @@
-"""Configured versus measured: delay, jitter, loss and rate on a real Docker cluster.
+"""Configured versus measured: delay, jitter, loss and rate, on both fault paths.
 
 Two services of `squall/debian:bookworm`, `a` and `b`; `b` runs a TCP echo server
 (port 7000) and a TCP sink (port 7001) written in Python. Each fault is set on `a`
@@ -14,15 +14,26 @@ cleared with `squall fast a`:
   their first to their last byte, from a fixed-size TCP send.
 
 Prints a table: what, configured, measured, error. Every loop is bounded (fixed
-counts, timeouts). Traffic flows only between the two containers.
+counts, timeouts). Traffic flows only between the two services.
 
-    python3 benchmarks/fault_accuracy.py
+    python3 benchmarks/fault_accuracy.py                   # Docker on this host
+    python3 benchmarks/fault_accuracy.py --backend netns   # netns backend, this host
+    python3 benchmarks/fault_accuracy.py --vm              # both paths side by side
 
-Needs root, the Docker Engine and the local image squall/debian:bookworm.
+This host's kernel has no `sch_netem`, so here delay, jitter and reordering take the
+userspace shaper and loss iptables `statistic`. `--vm` first runs the same rows with
+`--backend netns` inside the VM lane's qemu guest (`tests/vm/machine.py`), whose
+Debian kernel has netem, so there they take netem under htb; then it measures this
+host, and prints each row for both paths. Under TCG the guest's own RTT is higher and
+noisier: its unshaped row is the baseline each delay is measured against.
+
+Needs root, the Docker Engine and the local image squall/debian:bookworm (`--vm`
+also the lane's tools: qemu-system-x86, mmdebstrap, e2fsprogs).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -34,6 +45,10 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the VM lane's guest machine
+
+from tests.vm import machine
 
 IMAGE = "squall/debian:bookworm"
 
@@ -111,9 +126,14 @@ def compose(directory: Path) -> Path:
 class Cluster:
     file: Path
     project: str
+    backend: str = "docker"
 
-    def squall(self, *args: str, timeout: float = 120) -> str:
-        argv = [sys.executable, "-m", "squall", "-f", str(self.file), "-p", self.project, *args]
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "squall", "-f", str(self.file), "-p", self.project,
+                "--backend", self.backend, *args]  # fmt: skip
+
+    def squall(self, *args: str, timeout: float = 240) -> str:
+        argv = self.argv(*args)
         proc = subprocess.run(
             argv,
             cwd=self.file.parent,
@@ -168,17 +188,39 @@ def binomial_interval(n: int, p: float, z: float = 2.576) -> tuple[float, float]
     return p - half, p + half
 
 
-def row(what: str, configured: str, measured: str, error: str) -> None:
-    print(f"{what:<26} | {configured:<22} | {measured:<30} | {error}", flush=True)
+@dataclass(frozen=True)
+class Row:
+    what: str
+    configured: str
+    measured: str
+    error: str
 
 
-def measure(cluster: Cluster) -> None:
+def print_rows(rows: Sequence[Row]) -> None:
+    print(f"{'what':<26} | {'configured':<22} | {'measured':<30} | error")
+    print(f"{'-' * 26} | {'-' * 22} | {'-' * 30} | {'-' * 20}")
+    for r in rows:
+        print(f"{r.what:<26} | {r.configured:<22} | {r.measured:<30} | {r.error}")
+
+
+def print_side_by_side(netem: Sequence[Row], shaper: Sequence[Row]) -> None:
+    """One line per row: the netem path (guest) and the userspace shaper (host)."""
+    print(f"{'what':<26} | {'configured':<22} | {'netem path (qemu guest)':<50} "
+          f"| userspace shaper (this host)")  # fmt: skip
+    print(f"{'-' * 26} | {'-' * 22} | {'-' * 50} | {'-' * 50}")
+    for guest, host in zip(netem, shaper, strict=True):
+        print(
+            f"{guest.what:<26} | {guest.configured:<22} "
+            f"| {f'{guest.measured} ({guest.error})':<50} | {host.measured} ({host.error})"
+        )
+
+
+def measure(cluster: Cluster) -> list[Row]:
+    rows: list[Row] = []
     base_ping = ping(cluster, 200)
     base_icmp = statistics.median(base_ping.rtts)
     base_tcp = tcp_rtt(cluster)
-    row("what", "configured", "measured", "error")
-    row("-" * 26, "-" * 22, "-" * 30, "-" * 20)
-    row("unshaped RTT", "-", f"ping {base_icmp:.3f} ms, TCP {base_tcp:.3f} ms", "-")
+    rows.append(Row("unshaped RTT", "-", f"ping {base_icmp:.3f} ms, TCP {base_tcp:.3f} ms", "-"))
     for delay in (50, 100):
         cluster.squall("shape", "a", "--to", "b", "--delay", f"{delay}ms")
         try:
@@ -186,10 +228,13 @@ def measure(cluster: Cluster) -> None:
             tcp = tcp_rtt(cluster, 50) - base_tcp
         finally:
             cluster.squall("fast", "a")
-        row(
-            "delay (ping -i 0.01)", f"{delay} ms", f"{icmp:.2f} ms added", f"{icmp - delay:+.2f} ms"
+        rows.append(
+            Row("delay (ping -i 0.01)", f"{delay} ms", f"{icmp:.2f} ms added",
+                f"{icmp - delay:+.2f} ms")
+        )  # fmt: skip
+        rows.append(
+            Row("delay (TCP echo)", f"{delay} ms", f"{tcp:.2f} ms added", f"{tcp - delay:+.2f} ms")
         )
-        row("delay (TCP echo)", f"{delay} ms", f"{tcp:.2f} ms added", f"{tcp - delay:+.2f} ms")
     cluster.squall(
         "shape", "a", "--to", "b", "--delay", "100ms", "--jitter", "10ms",
         "--distribution", "normal",
@@ -200,11 +245,13 @@ def measure(cluster: Cluster) -> None:
         cluster.squall("fast", "a")
     mean = statistics.fmean(rtts) - base_icmp
     stdev = statistics.stdev(rtts)
-    row(
-        "jitter (ping, n=500)",
-        "100 ms +- 10 ms normal",
-        f"mean {mean:.2f} ms added, sd {stdev:.2f} ms",
-        f"sd {stdev - 10:+.2f} ms, mean {mean - 100:+.2f} ms",
+    rows.append(
+        Row(
+            "jitter (ping, n=500)",
+            "100 ms +- 10 ms normal",
+            f"mean {mean:.2f} ms added, sd {stdev:.2f} ms",
+            f"sd {stdev - 10:+.2f} ms, mean {mean - 100:+.2f} ms",
+        )
     )
     for loss in (20, 5):
         cluster.squall("shape", "a", "--to", "b", "--loss", f"{loss}%")
@@ -214,12 +261,14 @@ def measure(cluster: Cluster) -> None:
             cluster.squall("fast", "a")
         low, high = binomial_interval(result.sent, loss / 100)
         inside = "inside" if low <= result.loss <= high else "OUTSIDE"
-        row(
-            f"loss (ping, n={result.sent})",
-            f"{loss}%",
-            f"{result.loss * 100:.1f}% lost",
-            f"{(result.loss * 100 - loss):+.1f} pts, {inside} 99%"
-            f" [{low * 100:.1f}, {high * 100:.1f}]",
+        rows.append(
+            Row(
+                f"loss (ping, n={result.sent})",
+                f"{loss}%",
+                f"{result.loss * 100:.1f}% lost",
+                f"{(result.loss * 100 - loss):+.1f} pts, {inside} 99%"
+                f" [{low * 100:.1f}, {high * 100:.1f}]",
+            )
         )
     for rate, kbit, size in (("50kbps", 400.0, 200_000), ("10mbit", 10_000.0, 6_000_000)):
         cluster.squall("shape", "a", "--to", "b", "--rate", rate)
@@ -228,31 +277,61 @@ def measure(cluster: Cluster) -> None:
         finally:
             cluster.squall("fast", "a")
         label = f"{rate} ({kbit:g} kbit/s)"
-        row(
-            f"rate (TCP, {size // 1000} kB)",
-            label,
-            f"{got:.1f} kbit/s",
-            f"{(got / kbit - 1) * 100:+.1f}%",
+        rows.append(
+            Row(
+                f"rate (TCP, {size // 1000} kB)",
+                label,
+                f"{got:.1f} kbit/s",
+                f"{(got / kbit - 1) * 100:+.1f}%",
+            )
         )
+    return rows
+
+
+def run_cluster(backend: str) -> list[Row]:
+    """Up a two-service cluster on `backend`, measure every row, down it."""
+    with tempfile.TemporaryDirectory(prefix="squall-bench-accuracy-") as tmp:
+        os.environ["SQUALL_STATE_DIR"] = str(Path(tmp) / "state")
+        cluster = Cluster(compose(Path(tmp)), f"benchacc{os.getpid()}", backend)
+        try:
+            cluster.squall("up")
+            return measure(cluster)
+        finally:
+            subprocess.run(
+                cluster.argv("down"), cwd=cluster.file.parent, capture_output=True, check=False
+            )
+
+
+def in_guest() -> list[Row]:
+    """The same rows on the netns backend inside a qemu guest whose kernel has netem."""
+    run_sh = "python3 benchmarks/fault_accuracy.py --backend netns --json /lane/out/rows.json\n"
+    with tempfile.TemporaryDirectory(prefix="squall-bench-vm-") as tmp:
+        outcome = machine.boot(machine.root_image(), run_sh, Path(tmp), timeout=1800)
+        if outcome.rc != 0:
+            sys.exit(f"the guest's run failed (exit {outcome.rc}):\n{outcome.log[-3000:]}")
+        raw = json.loads((outcome.out / "rows.json").read_text())
+    print(f"guest run: {outcome.seconds:.0f} s (boot, measure, power off)", flush=True)
+    return [Row(**r) for r in raw]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("docker", "netns"), default="docker")
+    parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument(
+        "--vm", action="store_true", help="netem path in a qemu guest beside this host's path"
+    )
+    args = parser.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("needs root (faults are set inside the services' network namespaces)")
-    with tempfile.TemporaryDirectory(prefix="squall-bench-accuracy-") as tmp:
-        os.environ["SQUALL_STATE_DIR"] = str(Path(tmp) / "state")
-        cluster = Cluster(compose(Path(tmp)), f"benchacc{os.getpid()}")
-        try:
-            cluster.squall("up")
-            measure(cluster)
-        finally:
-            subprocess.run(
-                [sys.executable, "-m", "squall", "-f", str(cluster.file), "-p", cluster.project,
-                 "down"],
-                cwd=cluster.file.parent,
-                capture_output=True,
-                check=False,
-            )  # fmt: skip
+    if args.vm:
+        netem = in_guest()
+        print_side_by_side(netem, run_cluster(args.backend))
+        return
+    rows = run_cluster(args.backend)
+    print_rows(rows)
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ apt_packages=(
   sqlite3 iperf3                   # the SQLite examples and the benchmarks
   docker-compose                   # `squall config` is checked against `docker-compose config`
   chromium chromium-driver         # the dashboard's browser test (Selenium)
+  qemu-system-x86 e2fsprogs        # the VM lane: a guest with sch_netem (tests/vm), debugfs
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do

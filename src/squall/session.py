@@ -8,6 +8,7 @@ changes.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -262,12 +263,14 @@ class Session:
         self, service: str, *, follow: bool = False, tail: int | None = None
     ) -> Iterator[bytes]:
         self.select_services([service])
+        self._revive_watcher()
         return self.backend.logs(self.project, service, follow=follow, tail=tail)
 
     def exec(self, service: str, argv: Sequence[str], *, tty: bool = False) -> int:
         self.select_services([service])
         if not argv:
             raise UsageError("squall exec needs a command: squall exec SERVICE -- CMD [ARG...]")
+        self._revive_watcher()
         return self.backend.exec(self.project, service, argv, tty=tty)
 
     def create_network(self, name: str, *, subnet: str | None, internal: bool) -> NetworkState:
@@ -330,6 +333,13 @@ class Session:
         it is not running (the first fault, or it died)."""
         if self.backend.watchable and not desired.is_empty:
             ensure_watcher(self.state.root, self.project, self.backend.name)
+
+    def _revive_watcher(self) -> None:
+        """Commands that change nothing still bring back a watcher that died, where it
+        can repair (as root: it enters namespaces); one that could not would only
+        pretend that faults follow restarts."""
+        if os.geteuid() == 0 and self.state.path.exists():
+            self._keep_watching(self._desired().active(time.time()))
 
     def repair_faults(self, cause: str = "") -> list[str]:
         """Make the kernel match the recorded faults where it no longer does (a service
@@ -422,12 +432,15 @@ class Session:
     ) -> list[PlannedNamespace]:
         """Add `shape` to each service (replacing one with the same target)."""
         members = self.members()
+        peers: list[str] = []
         for peer in to_services:
-            if canonical(peer, members) is None:
+            found = canonical(peer, members)
+            if found is None:
                 raise ServiceNotFound(
                     f"--to {peer}: no such service (services: {', '.join(every_member(members))})"
                 )
-        entry = ShapeEntry(shape, tuple(dict.fromkeys(to_services)), origin)
+            peers.append(found)  # `db-1` of a one-container service is `db`
+        entry = ShapeEntry(shape, tuple(dict.fromkeys(peers)), origin)
 
         def change(desired: DesiredFaults) -> DesiredFaults:
             for service in services:
@@ -499,6 +512,7 @@ class Session:
         """Measure RTT, loss (and throughput) between running services; changes nothing."""
         if services:
             self.select_services(services)
+        self._revive_watcher()
         return probe(
             self.project,
             self.backend.status(self.project),

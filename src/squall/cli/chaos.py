@@ -152,6 +152,3 @@ def chaos_replay(options: Options, log: Path, run_id: str | None) -> None:
     with signals_stop(stop), _View(options, "replay") as view:
         state = options.ops(need_file=True).replay_chaos(recorded, stop, view)
     options.say(f"replay {state.run} {state.finished}")
-
-
-COMMANDS = (chaos,)

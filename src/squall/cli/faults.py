@@ -7,7 +7,6 @@ import json
 from typing import Any, cast
 
 import click
-from rich.table import Table
 
 from squall.cli.options import (
     CONTEXT,
@@ -188,6 +187,8 @@ def reconcile(options: Options, dry_run: bool) -> None:
 @pass_options
 def doctor(options: Options, as_json: bool) -> None:
     """What this host can do (root, Docker, netem, NFQUEUE, tc) and the path per fault."""
+    from rich.table import Table
+
     from squall.doctor import diagnose
     from squall.state import default_state_root
 
@@ -210,17 +211,3 @@ def doctor(options: Options, as_json: bool) -> None:
         options.out.print(paths)
     if not found.ok:
         raise click.exceptions.Exit(1)
-
-
-COMMANDS = (
-    shape,
-    slow,
-    flaky,
-    duplicate,
-    fast,
-    partition,
-    isolate_command,
-    join,
-    reconcile,
-    doctor,
-)

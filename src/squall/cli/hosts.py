@@ -127,8 +127,9 @@ def wan(
     clear: bool,
     dry_run: bool,
 ) -> None:
-    """Change one WAN link live, between two zones of `x-squall: zones` (`up` sets the
-    file's `wan:`), or remove them all.
+    """Change one WAN link live between two zones, or remove them all (`--clear`).
+
+    Zones come from the file's `x-squall: zones`; `up` sets the file's `wan:` links.
 
     \b
     Examples:

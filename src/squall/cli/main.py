@@ -1,44 +1,168 @@
-"""The `squall` command: parse into a request, run it, print. Errors exit here, once."""
+"""The `squall` command: parse into a request, run it, print. Errors exit here, once.
+
+Commands live in their own modules and are imported only when one runs or shows its
+help (`LazyGroup`): `squall --help` lists them all from the table below.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from squall import __version__
-from squall.cli import chaos as chaos_commands
-from squall.cli import config as config_command
-from squall.cli import faults as fault_commands
-from squall.cli import hosts as hosts_commands
-from squall.cli import observe as observe_commands
-from squall.cli.options import CONTEXT, Options, pass_options, service_targets, targets
-from squall.cli.progress import ConsoleProgress
-from squall.cli.render import network_table, status_json, status_table, to_json
-from squall.cli.serve import serve as serve_command
+from squall.cli.lazy import LazyCommand, LazyGroup
+from squall.cli.options import CONTEXT, Options
 from squall.errors import SquallError
-from squall.ops.opening import Where
-from squall.ops.parsing import parse_scale
-from squall.ops.requests import (
-    ActionRequest,
-    DownRequest,
-    NetConnectRequest,
-    NetCreateRequest,
-    NetDisconnectRequest,
-    NetRemoveRequest,
-    UpRequest,
-)
-from squall.runtime.base import Action
+from squall.ops.where import Where
 from squall.runtime.select import BACKEND_NAMES
-from squall.sqlite.cli import sqlite_group
 
 
-@click.group(context_settings=CONTEXT)
+def _commands(module: str, *entries: tuple[str, str, str]) -> dict[str, LazyCommand]:
+    return {name: LazyCommand(f"squall.{module}", attr, summary) for name, attr, summary in entries}
+
+
+COMMANDS: dict[str, LazyCommand] = {
+    **_commands(
+        "cli.lifecycle",
+        ("up", "up", "Create networks and volumes, then start services in dependency order."),
+        (
+            "down",
+            "down",
+            "Remove every container and network of the cluster"
+            " (found by label, even after a crash).",
+        ),
+        (
+            "status",
+            "status",
+            "Services: id, state, health, IP per network, and the faults in force.",
+        ),
+        ("ps", "status", "Services: id, state, health, IP per network, and the faults in force."),
+        ("logs", "logs", "Print a service's output."),
+        ("exec", "exec_command", "Run COMMAND inside SERVICE: squall exec api -- sh -c 'echo hi'."),
+        ("start", "start", "Start stopped services: SERVICE..."),
+        ("stop", "stop", "Stop services (SIGTERM, then SIGKILL after 10 s)."),
+        ("restart", "restart", "Restart services."),
+        ("kill", "kill", "Send a signal to services (default SIGKILL)."),
+        ("pause", "pause", "Freeze every process of services (cgroup freezer)."),
+        ("unpause", "unpause", "Thaw paused services."),
+    ),
+    **_commands(
+        "cli.net",
+        (
+            "net",
+            "net",
+            "User-defined networks: multi-homed services, names resolve on shared networks.",
+        ),
+    ),
+    **_commands(
+        "cli.images",
+        (
+            "images",
+            "images",
+            "Local base images for examples and tests, built from Debian packages (no registry).",
+        ),
+    ),
+    **_commands(
+        "sqlite.cli",
+        (
+            "sqlite",
+            "sqlite_group",
+            "SQLite over TCP: a server with a telnet-friendly protocol, and its shell.",
+        ),
+    ),
+    **_commands(
+        "cli.serve",
+        ("serve", "serve", "HTTP API and live dashboard: topology, faults, events, controls."),
+    ),
+    **_commands(
+        "cli.config",
+        (
+            "config",
+            "config",
+            "Check the cluster files and print the model Squall runs, as Compose prints it.",
+        ),
+    ),
+    **_commands(
+        "cli.faults",
+        (
+            "shape",
+            "shape",
+            "Shape a service's traffic: Comcast's and Pumba's netem options in one command.",
+        ),
+        (
+            "slow",
+            "slow",
+            "Blockade's slow: delay from x-squall presets (default 75ms 100ms normal).",
+        ),
+        ("flaky", "flaky", "Blockade's flaky: packet loss (default 30%)."),
+        ("duplicate", "duplicate", "Blockade's duplicate: packets sent twice (default 5%)."),
+        (
+            "fast",
+            "fast",
+            "Remove all shaping from services (partitions stay; `squall join` heals those).",
+        ),
+        (
+            "partition",
+            "partition",
+            "Cut the cluster into groups that cannot reach each other; replaces the last one.",
+        ),
+        (
+            "isolate",
+            "isolate_command",
+            "Cut SERVICE off from all others (each one named is alone); replaces the partition.",
+        ),
+        ("join", "join", "Heal every partition (shaping stays; `squall fast --all` clears that)."),
+        (
+            "reconcile",
+            "reconcile",
+            "Make the kernel hold the faults in force again, in every service"
+            " (after a restart outside Squall; the watcher does it by itself within a second).",
+        ),
+        (
+            "doctor",
+            "doctor",
+            "What this host can do (root, Docker, netem, NFQUEUE, tc) and the path per fault.",
+        ),
+    ),
+    **_commands(
+        "cli.observe",
+        (
+            "events",
+            "events",
+            "Every change Squall made to the cluster: time (UTC), who, what, targets, result.",
+        ),
+        (
+            "probe",
+            "probe",
+            "Measure RTT (p50/p99), loss and optionally throughput between every pair.",
+        ),
+    ),
+    **_commands(
+        "cli.hosts",
+        ("hosts", "hosts", "The Docker Engines of the cluster (`x-squall: hosts`, `-H NAME=URL`)."),
+        (
+            "wan",
+            "wan",
+            "Change one WAN link live between two zones, or remove them all (`--clear`).",
+        ),
+    ),
+    **_commands(
+        "cli.chaos",
+        (
+            "chaos",
+            "chaos",
+            "Faults on a seeded schedule while your system runs; Ctrl-C heals everything.",
+        ),
+    ),
+}
+"""Every command: its module, its attribute, and the line `squall --help` shows."""
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings=CONTEXT)
 @click.option(
     "-f",
     "--file",
@@ -129,255 +253,26 @@ def cli(
     ctx.call_on_close(options.close)
 
 
-@cli.command()
-@click.option("--build", is_flag=True, help="Build images of services with `build:` first.")
-@click.option("--force", is_flag=True, help="Recreate containers even if unchanged.")
-@click.option(
-    "--scale",
-    "scales",
-    multiple=True,
-    metavar="SERVICE=N",
-    help="Run N containers of SERVICE (instead of deploy.replicas); repeatable.",
-)
-@click.option(
-    "--no-deps", is_flag=True, help="With SERVICE...: start only those, not their dependencies."
-)
-@click.argument("services", nargs=-1)
-@pass_options
-def up(
-    options: Options,
-    build: bool,
-    force: bool,
-    scales: tuple[str, ...],
-    no_deps: bool,
-    services: tuple[str, ...],
-) -> None:
-    """Create networks and volumes, then start services in dependency order.
-
-    With SERVICE..., only those and what they depend on (their profiles enabled).
-    Running it again changes only what differs from the file. Ctrl-C stops cleanly;
-    `squall down` then removes whatever was created.
-    """
-    options.loading = dataclasses.replace(
-        options.loading, scale=parse_scale(scales), services=services
-    )
-    ops = options.ops(need_file=True)
-    request = UpRequest(build=build, force=force, services=services, no_deps=no_deps)
-    with ConsoleProgress(options.err, title=f"squall up {ops.project}") as progress:
-        ops.run(request, progress)
-    options.out.print(status_table(ops.status(read_kernel=False), kernel_note=False))
-
-
-@cli.command()
-@click.option("-v", "--volumes", is_flag=True, help="Also remove the cluster's named volumes.")
-@click.option(
-    "--rmi",
-    type=click.Choice(["local"]),
-    help="Also remove images: `local` = those built for the cluster's `build:` services,"
-    " with the untagged ones their rebuilds left (base images such as squall/debian stay).",
-)
-@pass_options
-def down(options: Options, volumes: bool, rmi: str | None) -> None:
-    """Remove every container and network of the cluster (found by label, even after a crash).
-
-    With -p NAME it works from any directory, and even if the cluster file no longer loads.
-    """
-    ops = options.ops(removing=True)
-    with ConsoleProgress(options.err, title=f"squall down {ops.project}") as progress:
-        ops.run(DownRequest(volumes=volumes, images=rmi == "local"), progress)
-
-
-@cli.command(name="status")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_options
-def status(options: Options, as_json: bool) -> None:
-    """Services: id, state, health, IP per network, and the faults in force.
-
-    Faults are shown as desired and checked against what the kernel really holds;
-    any difference is flagged as drift (reading the kernel needs root), and then the
-    exit code is 3 and the last line says what repairs it (`squall reconcile`).
-    """
-    report = options.ops().status(read_kernel=os.geteuid() == 0)
-    if as_json:
-        click.echo(status_json(report))
-    else:
-        options.out.print(status_table(report))
-    drift = report.drift_error()
-    if drift is not None:
-        raise drift
-
-
-cli.add_command(status, name="ps")
-
-
-@cli.command()
-@click.argument("service")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new output.")
-@click.option("--tail", type=click.IntRange(min=0), help="Only the last N lines.")
-@pass_options
-def logs(options: Options, service: str, follow: bool, tail: int | None) -> None:
-    """Print a service's output."""
-    out = sys.stdout.buffer
-    for chunk in options.ops().logs(service, follow=follow, tail=tail):
-        out.write(chunk)
-        out.flush()
-
-
-@cli.command(
-    name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
-)
-@click.option("-T", "no_tty", is_flag=True, help="Do not allocate a terminal.")
-@click.argument("service")
-@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
-@pass_options
-def exec_command(options: Options, no_tty: bool, service: str, command: tuple[str, ...]) -> None:
-    """Run COMMAND inside SERVICE: squall exec api -- sh -c 'echo hi'."""
-    argv = list(command[1:] if command[:1] == ("--",) else command)
-    tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
-    sys.exit(options.ops().exec(service, argv, tty=tty))
-
-
-def _action_command(action: Action, help_text: str) -> click.Command:
-    @service_targets
-    @pass_options
-    def command(
-        options: Options,
-        services: tuple[str, ...],
-        all_services: bool,
-        pick_random: bool,
-        signal: str | None = None,
-    ) -> None:
-        request = ActionRequest(action, targets(services, all_services, pick_random), signal)
-        options.say(options.ops().run(request).message)
-
-    command.__doc__ = help_text
-    if action is Action.KILL:
-        command = click.option(
-            "-s", "--signal", default="SIGKILL", show_default=True, help="Signal to send."
-        )(command)
-    return click.command(name=str(action))(command)
-
-
-for _action, _help in (
-    (Action.START, "Start stopped services: SERVICE... | --all | --random."),
-    (Action.STOP, "Stop services (SIGTERM, then SIGKILL after 10 s)."),
-    (Action.RESTART, "Restart services."),
-    (Action.KILL, "Send a signal to services (default SIGKILL)."),
-    (Action.PAUSE, "Freeze every process of services (cgroup freezer)."),
-    (Action.UNPAUSE, "Thaw paused services."),
-):
-    cli.add_command(_action_command(_action, _help))
-
-
-@cli.group(context_settings=CONTEXT)
-def net() -> None:
-    """User-defined networks: multi-homed services, names resolve on shared networks."""
-
-
-@net.command(name="ls")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_options
-def net_ls(options: Options, as_json: bool) -> None:
-    """List the cluster's networks with subnets and attached services."""
-    ops = options.ops()
-    networks = ops.networks()
-    if as_json:
-        click.echo(to_json(networks))
-    else:
-        options.out.print(network_table(networks, ops.project))
-
-
-@net.command(name="create")
-@click.argument("name")
-@click.option("--subnet", help="CIDR, e.g. 10.77.0.0/24 (default: the engine picks one).")
-@click.option("--internal", is_flag=True, help="No route out of the network.")
-@pass_options
-def net_create(options: Options, name: str, subnet: str | None, internal: bool) -> None:
-    """Create a bridge network belonging to the cluster (removed by `down`)."""
-    request = NetCreateRequest(name, subnet=subnet, internal=internal)
-    options.say(options.ops().run(request).message)
-
-
-@net.command(name="rm")
-@click.argument("name")
-@pass_options
-def net_rm(options: Options, name: str) -> None:
-    """Remove a cluster network."""
-    options.say(options.ops().run(NetRemoveRequest(name)).message)
-
-
-@net.command(name="connect")
-@click.argument("network")
-@click.argument("service")
-@click.option("--alias", "aliases", multiple=True, help="Extra name for SERVICE on NETWORK.")
-@pass_options
-def net_connect(options: Options, network: str, service: str, aliases: tuple[str, ...]) -> None:
-    """Attach SERVICE to NETWORK (it keeps its other networks)."""
-    options.say(options.ops().run(NetConnectRequest(network, service, aliases)).message)
-
-
-@net.command(name="disconnect")
-@click.argument("network")
-@click.argument("service")
-@pass_options
-def net_disconnect(options: Options, network: str, service: str) -> None:
-    """Detach SERVICE from NETWORK."""
-    options.say(options.ops().run(NetDisconnectRequest(network, service)).message)
-
-
-@cli.group(context_settings=CONTEXT)
-def images() -> None:
-    """Local base images for examples and tests, built from Debian packages (no registry)."""
-
-
-@images.command(name="build")
-@click.option("--force", is_flag=True, help="Rebuild images that already exist.")
-@pass_options
-def images_build(options: Options, force: bool) -> None:
-    """Build squall/busybox and squall/debian:bookworm from this host's Debian packages."""
-    from squall.images import build_local_images
-
-    with ConsoleProgress(options.err, title="squall images build") as progress:
-        built = build_local_images(progress, force=force)
-    for tag in built:
-        click.echo(tag)
-
-
-cli.add_command(sqlite_group, name="sqlite")
-cli.add_command(serve_command)
-cli.add_command(config_command.config)
-cli.add_command(hosts_commands.hosts)
-cli.add_command(hosts_commands.wan)
-for _command in (
-    *fault_commands.COMMANDS,
-    *observe_commands.COMMANDS,
-    *chaos_commands.COMMANDS,
-):
-    cli.add_command(_command)
-
-
 def main() -> None:
     """Console entry point: run the CLI and turn every Squall error into one line."""
-    err = Console(stderr=True)
     try:
         code = cli.main(prog_name="squall", standalone_mode=False)
     except SquallError as exc:
-        err.print(f"squall: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        click.echo(f"squall: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
         # One line, as for every other error; the command's --help teaches the rest.
         where = exc.ctx.command_path if exc.ctx is not None else "squall"
         line = f"squall: error: {exc.format_message()} (see `{where} --help`)"
-        err.print(line, markup=False, highlight=False, soft_wrap=True)
+        click.echo(line, err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, click.Abort):
-        err.print(
+        click.echo(
             "squall: interrupted; anything half-made is labelled: `squall down` removes it",
-            markup=False,
-            highlight=False,
+            err=True,
         )
         sys.exit(130)
     except BrokenPipeError:

@@ -157,6 +157,3 @@ def probe_table(report: ProbeReport) -> Table:
     )
     table.caption_justify = "left"
     return table
-
-
-COMMANDS = (events, probe)

@@ -1,5 +1,8 @@
 """What every command shares: global flags, the operations they lead to, flags derived
 from the declarations of `squall.ops` (so a field is declared once, for every front end).
+
+Every command imports this module, so it stays light: the operations (session, spec,
+backends) and rich's consoles are imported when a command first asks for them.
 """
 
 from __future__ import annotations
@@ -8,29 +11,25 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
-from squall.ops.fields import Field
-from squall.ops.opening import Where
-from squall.ops.operations import Operations
-from squall.ops.requests import Targets
+from squall.ops.where import Where
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from squall.ops.fields import Field
+    from squall.ops.operations import Operations
+    from squall.ops.requests import Targets
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 F = TypeVar("F", bound=Callable[..., Any])
 PIPED_WIDTH = 200
-
-
-def _stdout_console() -> Console:
-    """Tables piped to a file or a pager are not cut at 80 columns (COLUMNS still rules)."""
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        return Console(width=PIPED_WIDTH)
-    return console
 
 
 @dataclass
@@ -43,13 +42,27 @@ class Options:
     verbose: bool = False
     loading: Where = field(default_factory=Where)
     """--profile, --project-directory and --env-file (the rest of `where`)."""
-    out: Console = field(default_factory=_stdout_console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
     opened: Operations | None = None
+
+    @cached_property
+    def out(self) -> Console:
+        """Tables piped to a file or a pager are not cut at 80 columns (COLUMNS still rules)."""
+        from rich.console import Console
+
+        console = Console()
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            return Console(width=PIPED_WIDTH)
+        return console
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True)
 
     def say(self, text: str) -> None:
         """One plain line on stderr (progress and confirmations; stdout stays data)."""
-        self.err.print(text, markup=False, highlight=False, soft_wrap=True)
+        click.echo(text, err=True)
 
     @property
     def where(self) -> Where:
@@ -63,6 +76,8 @@ class Options:
         stays one line). `removing` marks `down`: with -p, a cluster file that no longer
         loads does not keep it from removing what the project left."""
         if self.opened is None:
+            from squall.ops.operations import Operations
+
             self.opened = Operations.open(
                 self.where,
                 need_file=need_file,
@@ -96,6 +111,8 @@ def service_targets(command: F) -> F:
 
 
 def targets(services: tuple[str, ...], all_services: bool, pick_random: bool) -> Targets:
+    from squall.ops.requests import Targets
+
     return Targets(services, all_services, pick_random)
 
 

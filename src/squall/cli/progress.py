@@ -11,13 +11,17 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+SHOWN = 10
+"""Subjects a terminal shows one line each before the rest fold into a count."""
+
 
 class ConsoleProgress:
     """Implements `squall.runtime.base.Progress` for the CLI.
 
     On a terminal each subject (a network, a service, an image) keeps one line that
-    updates in place; elsewhere (CI, pipes) every step is one plain line, so logs read
-    the same as what a person saw.
+    updates in place, and once more than `SHOWN` are done they fold into one count
+    (a thousand services stay one screen); elsewhere (CI, pipes) every step is one
+    plain line, so logs read the same as what a person saw.
     """
 
     def __init__(self, console: Console, *, title: str) -> None:
@@ -50,15 +54,26 @@ class ConsoleProgress:
         if self._live is not None:
             self._live.update(self._render())
         else:
-            self._console.print(f"{subject}: {message}", markup=False, highlight=False)
+            # plain lines: rich would lay out each one, a second per thousand services
+            print(f"{subject}: {message}", file=self._console.file, flush=True)
 
     def _render(self, final: bool = False) -> Group:
         elapsed = time.monotonic() - self._started
         table = Table.grid(padding=(0, 1))
-        for subject, (message, done) in self._rows.items():
+        rows = list(self._rows.items())
+        done_count = waiting = 0
+        if len(rows) > SHOWN:
+            pending = [row for row in rows if not (row[1][1] or final)]
+            done_count, waiting = len(rows) - len(pending), max(0, len(pending) - SHOWN)
+            rows = pending[:SHOWN]
+        for subject, (message, done) in rows:
             mark: Text | Spinner = (
                 Text("✔", style="green") if done or final else Spinner("dots", style="cyan")
             )
             table.add_row(mark, Text(subject, style="bold"), Text(message))
+        if waiting:
+            table.add_row(Spinner("dots", style="cyan"), Text(f"{waiting} more"), Text("to go"))
+        if done_count:
+            table.add_row(Text("✔", style="green"), Text(f"{done_count} more"), Text("done"))
         header = Text(f"{self._title} ({elapsed:.1f}s)", style="bold")
         return Group(header, table)

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from squall.cluster_status import ClusterStatus, ServiceFaults
+from squall.faults.partition import group_text
 from squall.runtime.base import NetworkState
 from squall.watcher import WatcherStatus
 
@@ -26,7 +27,7 @@ def _faults_cell(faults: ServiceFaults) -> Text:
     text = Text()
     lines: list[tuple[str, str]] = [(s, "cyan") for s in faults.shapes]
     if faults.cannot_reach:
-        lines.append(("cut from " + ",".join(faults.cannot_reach), "magenta"))
+        lines.append(("cut from " + group_text(faults.cannot_reach), "magenta"))
     lines += [(f"drift: {d}", "bold red") for d in faults.drift]
     lines += [(f"note: {n}", "yellow") for n in faults.notes]
     for i, (line, style) in enumerate(lines):
@@ -61,7 +62,7 @@ def status_table(status: ClusterStatus, *, kernel_note: bool = True) -> Table:
             _faults_cell(entry.faults),
         )
     if status.partition:
-        groups = " | ".join(",".join(g) for g in status.partition.groups)
+        groups = " | ".join(group_text(g) for g in status.partition.groups)
         table.caption = f"partition ({status.partition.kind}) {groups}".rstrip()
     if status.shaper is not None and not status.shaper.running:
         table.caption = (table.caption or "") + "\nshaper NOT running: run `squall fast --all`"

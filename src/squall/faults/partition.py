@@ -312,14 +312,30 @@ def partition_numbers(partition: Partition, services: Sequence[str]) -> dict[str
     return found
 
 
+GROUP_NAMES = 10
+"""Groups of more names than this are summarised in lines for people (`--json` and the
+event log keep every name)."""
+GROUP_SHOWN = 3
+
+
+def group_text(names: Sequence[str]) -> str:
+    """`a,b,c`, or `s0,s1,s2 +997 others` for a group of more than `GROUP_NAMES`."""
+    if len(names) <= GROUP_NAMES:
+        return ",".join(names)
+    return ",".join(names[:GROUP_SHOWN]) + f" +{len(names) - GROUP_SHOWN} others"
+
+
 def describe_partition(cut: Partition) -> str:
-    """One line for people: `partition (groups): a,b | c`, or the cuts as arrows."""
+    """One line for people: `partition (groups): a,b | c`, or the cuts as arrows; large
+    groups and long lists of cuts summarised (`group_text`)."""
     if not cut:
         return "no partition: every service reaches every other"
     if cut.groups:
-        return f"partition ({cut.kind}): " + " | ".join(",".join(g) for g in cut.groups)
-    arrows = ", ".join(f"{c.src}-/->{c.dst}" for c in cut.cuts)
-    return f"partition ({cut.kind}): {arrows}"
+        return f"partition ({cut.kind}): " + " | ".join(group_text(g) for g in cut.groups)
+    arrows = [f"{c.src}-/->{c.dst}" for c in cut.cuts]
+    if len(arrows) > GROUP_NAMES:
+        arrows = [*arrows[:GROUP_SHOWN], f"+{len(arrows) - GROUP_SHOWN} other cuts"]
+    return f"partition ({cut.kind}): {', '.join(arrows)}"
 
 
 __all__ = [
@@ -332,6 +348,7 @@ __all__ = [
     "bridge_grudge",
     "complete_grudge",
     "describe_partition",
+    "group_text",
     "groups_partition",
     "isolate",
     "jepsen",

@@ -11,18 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from squall import events
 from squall.atomic import write_atomic
 from squall.errors import SpecError, StateError
+from squall.ops.where import Where as Where  # re-exported: front ends name it from here
 from squall.runtime.base import Backend
 from squall.runtime.select import make_backend
 from squall.runtime.swarm.record import load_hosts, save_hosts
 from squall.session import ClusterRef, Session
-from squall.spec.loader import ProjectRequest, find_cluster_file, load_cluster, load_project
+from squall.spec.loader import find_cluster_file, load_cluster, load_project
 from squall.spec.model import HostSpec
 from squall.spec.project import checked_project_name
 from squall.state import StateDir, default_state_root
@@ -31,54 +30,6 @@ Say = Callable[[str], None]
 STORED_FILE = "cluster-file.yml"
 """A cluster created from a request's body (Blockade's `POST /blockade/NAME`) keeps its
 file here, in its state directory, so `down` removes it with everything else."""
-
-
-@dataclass(frozen=True)
-class Where:
-    """A cluster as a user names it: its files, its name, the backend to drive it with,
-    and the rest of what Compose's global flags say (profiles, env files, ...)."""
-
-    files: tuple[Path, ...] = ()
-    """`-f`, in merge order; empty: `COMPOSE_FILE`, else the files found in the folder."""
-    project: str | None = None
-    backend: str = "auto"
-    state_root: Path | None = None
-    """Default: `$SQUALL_STATE_DIR` or `~/.local/state/squall`."""
-    environ: Mapping[str, str] | None = None
-    """Variables for the files' interpolation (default: this process's)."""
-    cwd: Path | None = None
-    """Where files are looked for when none is given (default: the current directory)."""
-    search: bool = True
-    """Look for files when none is given; a detached timer finds its cluster by name."""
-    project_directory: Path | None = None
-    env_files: tuple[Path, ...] = ()
-    profiles: tuple[str, ...] = ()
-    services: tuple[str, ...] = ()
-    """Services named on the command line (they enable their profiles)."""
-    scale: Mapping[str, int] = field(default_factory=dict)
-    hosts: tuple[str, ...] = ()
-    """`-H NAME=URL`: engines added to (or overriding) the file's `x-squall: hosts`."""
-
-    @classmethod
-    def of_file(cls, file: Path | None, **rest: Any) -> Where:
-        """One file (or none: found in the folder), as the Python API takes it."""
-        return cls(files=(file,) if file is not None else (), **rest)
-
-    def loading(self) -> ProjectRequest:
-        """What the spec layer is asked to load."""
-        return ProjectRequest(
-            files=self.files,
-            project_directory=self.project_directory,
-            env_files=self.env_files,
-            project=self.project,
-            profiles=self.profiles,
-            services=self.services,
-            scale=self.scale,
-            backend=None if self.backend == "auto" else self.backend,
-            hosts=self.hosts,
-            cwd=self.cwd,
-            environ=self.environ,
-        )
 
 
 def _nothing_to_load(where: Where, need_file: bool) -> bool:

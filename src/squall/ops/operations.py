@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from squall.atomic import write_atomic
 from squall.chaos import control as chaos_control
@@ -26,7 +27,6 @@ from squall.chaos.plan import (
     parse_span,
     plan_chaos,
 )
-from squall.chaos.runner import ChaosRunner, ChaosState, Stop, View, new_run_id
 from squall.cluster_status import ClusterStatus
 from squall.errors import ChaosError, ChaosRunning, ServiceNotFound, UsageError
 from squall.events import Actor, Event
@@ -68,6 +68,11 @@ from squall.runtime.base import Action, Backend, NetworkState, Progress, Service
 from squall.runtime.members import Members, canonical, every_member, expand
 from squall.session import Session
 from squall.spec.model import FaultPresets, WanLink
+
+if TYPE_CHECKING:
+    # The runner is imported by the two methods that run chaos: a fault command
+    # does not pay for it.
+    from squall.chaos.runner import ChaosState, Stop, View
 
 STOPPED_STATES = frozenset({"exited", "created", "dead"})
 
@@ -214,7 +219,10 @@ class Operations:
 
     def _shape(self, request: ShapeRequest) -> Result:
         members = self.session.members()
-        asked = build_shape(request.fields, known_services={*members, *every_member(members)})
+        # `db-1`, Compose's name for the one container of `db`, names `db` too.
+        containers = {f"{name}-1" for name, found in members.items() if found == (name,)}
+        known = {*members, *every_member(members), *containers}
+        asked = build_shape(request.fields, known_services=known)
         services = self.select(request.targets)
         planned = self.session.shape(
             services,
@@ -387,10 +395,12 @@ class Operations:
         duration = parse_seconds(request.duration, "--duration")
         if duration <= 0:
             raise UsageError(f"--duration {request.duration}: must be more than 0")
-        holy, neutral = self.session.roles()
+        # Chaos draws containers: a replicated service's replicas are drawn one by one.
+        members = self.session.members()
+        holy, neutral = (set(expand(names, members)) for names in self.session.roles())
         chosen = request.seed if request.seed is not None else seed
         return plan_chaos(
-            self.session.known_services(),
+            every_member(members),
             seed=chosen if chosen is not None else secrets.randbelow(2**31),
             duration=duration,
             kinds=parse_kinds(request.events),
@@ -407,6 +417,8 @@ class Operations:
         Raises:
             ChaosRunning: another run is going on the cluster.
         """
+        from squall.chaos.runner import ChaosRunner, new_run_id
+
         run = new_run_id()
         self.session.actor = Actor("chaos", run=run, extra={"seed": plan.seed})
         with chaos_control.pidfile(self.session.state.ensure()):
@@ -416,6 +428,8 @@ class Operations:
         self, recorded: Sequence[Event], stop: Stop, view: View | None = None
     ) -> ChaosState:
         """Make a recorded run's changes again at the same offsets (see `ChaosRunner`)."""
+        from squall.chaos.runner import ChaosRunner, new_run_id
+
         run = new_run_id()
         original = recorded[0].run if recorded else None
         self.session.actor = Actor("chaos", run=run, extra={"replay_of": original})

@@ -11,11 +11,14 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from squall.errors import BackendError, UsageError
-from squall.runtime.base import Backend
 from squall.runtime.netns import naming
 from squall.spec.model import HostSpec
+
+if TYPE_CHECKING:
+    from squall.runtime.base import Backend
 
 BACKEND_NAMES = ("auto", "docker", "netns")
 PING_TIMEOUT = 1.0

@@ -180,14 +180,21 @@ def test_status_says_what_repairs_drift_and_reconcile_does(squall: Lab) -> None:
     assert squall.squall("status", check=False).returncode == 0
 
 
-def test_a_dead_watcher_is_restarted_by_the_next_command(squall: Lab) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [("status",), ("logs", "a"), ("exec", "-T", "a", "--", "true")],
+    ids=["status", "logs", "exec"],
+)
+def test_a_dead_watcher_is_restarted_by_the_next_command(
+    squall: Lab, command: tuple[str, ...]
+) -> None:
     squall.squall("partition", "a", "b")
     state_dir = squall.state / squall.squall.project
     first = watcher_status(state_dir).pid
     assert first is not None
     os.kill(first, signal.SIGKILL)
     eventually(lambda: not watcher_status(state_dir).running, 5)
-    squall.squall("status", check=False)
+    squall.squall(*command, check=False)
     second = watcher_status(state_dir).pid
     assert second is not None and second != first
     restart_outside(squall, "b")

@@ -16,6 +16,7 @@ from squall.ops.opening import Where
 from squall.ops.operations import Operations
 from squall.ops.requests import (
     ActionRequest,
+    ChaosRequest,
     PartitionRequest,
     PresetRequest,
     ShapeRequest,
@@ -75,6 +76,21 @@ def test_shapes_hold_for_the_service_or_for_one_replica(ops: Operations) -> None
     ops.run(ShapeRequest(Targets(("db",)), {"delay": "5ms", "to": ["api-3"]}))
     assert sorted(ops.shapes()) == ["api-2", "db"]
     assert [e.to_services for e in ops.shapes()["db"]] == [("api-3",)]
+
+
+def test_the_container_name_of_a_one_container_service_is_that_service(ops: Operations) -> None:
+    ops.run(ShapeRequest(Targets(("api-1",)), {"delay": "5ms", "to": ["db-1"]}))
+    assert [e.to_services for e in ops.shapes()["api-1"]] == [("db",)]
+    resolved = resolve(DesiredFaults.load(ops.session.state.path), STATES, "t", "rep")
+    (shape,) = next(r for r in resolved if r.service.member == "api-1").faults.shapes
+    assert shape.selector.peers == ("10.0.0.5/32",)
+
+
+def test_chaos_draws_replicas_one_by_one(ops: Operations) -> None:
+    plan = ops.plan_chaos(ChaosRequest(duration="10m", events="stop", seed=7))
+    assert plan.services == ("api-1", "api-2", "api-3", "db")
+    stopped = {t for r in plan.rounds for f in r.faults for t in f.targets}
+    assert stopped and stopped <= {"api-1", "api-2", "api-3", "db"}
 
 
 def test_random_draws_replicas(ops: Operations) -> None:

@@ -8,6 +8,7 @@ shape's packets stop when a later shape could match them too).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 
 from squall.errors import FaultError, FaultUnsupported
@@ -26,6 +27,14 @@ from squall.faults.plan.model import (
     comment_for,
 )
 from squall.faults.shaper_config import SHAPER_MARK, SHAPER_MARK_MASK, QueueSpec
+
+
+def collapsed(cidrs: Sequence[str]) -> list[str]:
+    """The fewest CIDRs covering exactly `cidrs`: one side of a 500|500 partition is a
+    few blocks of neighbouring addresses, so each namespace holds a dozen rules, not 1000.
+    """
+    networks = (ipaddress.IPv4Network(c) for c in cidrs)
+    return [str(n) for n in ipaddress.collapse_addresses(networks)]
 
 
 def needs_queue(shape: Shape) -> bool:
@@ -78,7 +87,7 @@ class IptablesPlan:
         ):
             flag = "-d" if way == "egress" else "-s"
             hook = DROP_HOOKS[way]  # type: ignore[index]
-            for cidr in cidrs:
+            for cidr in collapsed(cidrs):
                 match: tuple[str, ...] = (flag, cidr)
                 if originated:
                     match += ("-m", "conntrack", "--ctdir", "ORIGINAL")

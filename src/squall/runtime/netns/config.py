@@ -27,7 +27,8 @@ from squall.errors import BackendError
 from squall.runtime.netns import naming
 from squall.runtime.netns.spawn import Launch
 
-START_TIMEOUT = 10.0
+# A Python start on an emulated CPU (the VM lane's TCG guest, a busy host) took over 10 s
+START_TIMEOUT = 30.0
 _POLL = 0.005
 
 

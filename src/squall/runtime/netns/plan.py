@@ -11,6 +11,7 @@ exists is kept; what is added is named and numbered by `topology.AddressBook`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Network
@@ -153,6 +154,7 @@ def _new_networks(
 ) -> list[NetworkPlan]:
     planned: list[NetworkPlan] = []
     subnets = list(taken)
+    members = Counter(n.name for s in spec.services for n in service_networks(s))
     for network in used_networks(spec):
         if current.network(network.name) is not None:
             continue
@@ -166,6 +168,7 @@ def _new_networks(
             subnet=network.subnets[0] if network.subnets else None,
             gateway=network.gateway,
             internal=network.internal,
+            members=members[network.name],
         )
         made = plan_network(
             spec.name, wanted, current, subnets, extra_bridges=[n.bridge for n in planned]

@@ -46,12 +46,14 @@ from squall.runtime.netns.config import (
     SupervisorReport,
 )
 from squall.runtime.netns.ports import Forwarder, close_ports, open_ports
-from squall.runtime.netns.spawn import spawn
+from squall.runtime.netns.spawn import mount_template, spawn
 
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 10.0
 BACKOFF_RESET_AFTER = 10.0
 TICK = 1.0
+REPORT_EVERY = 0.5
+"""While a pass starts many services, a report at least this often (seconds)."""
 
 
 def _log(message: str) -> None:
@@ -137,6 +139,10 @@ class Supervisor:
         self._first = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Event | None = None
+        self._template: int | None = None
+        """The mount namespace services unshare from (`spawn.mount_template`)."""
+        self._reported = 0.0
+        """When the last report was written (monotonic)."""
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -154,6 +160,10 @@ class Supervisor:
         }
         for signum, handler in handlers.items():
             self.loop.add_signal_handler(signum, handler)
+        try:
+            self._template = mount_template()
+        except OSError as exc:  # services still start, each copying the host's mounts
+            _log(f"no mount namespace template ({exc}); starting services is slower")
         # Only now may the CLI find us (and send SIGHUP, which would kill us before).
         write_atomic(self.paths.pidfile, str(os.getpid()))
         if not self.idle:
@@ -196,6 +206,9 @@ class Supervisor:
             else:
                 del self.units[name]
         self.serial = config.serial
+        # Answer first: starting a thousand services takes seconds, and the CLI waits
+        # for them through the reports written while they start (`start`).
+        self._write_report()
         self.reconcile()
 
     def _kill_orphans(self, config: SupervisorConfig) -> None:
@@ -294,7 +307,9 @@ class Supervisor:
         unit.stopping = False
         with open(log_path, "ab") as log_file:
             try:
-                unit.proc = spawn(cfg.launch, stdout=log_file, stderr=log_file)
+                unit.proc = spawn(
+                    cfg.launch, stdout=log_file, stderr=log_file, template=self._template
+                )
             except BackendError as exc:
                 log_file.write(f"squall: {exc}\n".encode())
                 unit.state, unit.exit_code, unit.error = "exited", 127, str(exc)
@@ -307,6 +322,8 @@ class Supervisor:
         unit.finished_at = None
         unit.failures = 0
         unit.health = "starting" if cfg.healthcheck else None
+        if time.monotonic() - self._reported > REPORT_EVERY:
+            self._write_report()  # a long pass of starts still shows its progress
         self._open_ports(unit)
         if cfg.healthcheck is not None:
             unit.timers["probe"] = self.loop.call_later(cfg.healthcheck.interval, self._probe, unit)
@@ -393,6 +410,7 @@ class Supervisor:
                     unit.cfg.launch.with_argv(check.test),
                     stdout=probe_log,
                     stderr=subprocess.STDOUT,
+                    template=self._template,
                 )
             except BackendError as exc:
                 probe_log.write(f"squall: {exc}\n".encode())
@@ -442,6 +460,7 @@ class Supervisor:
 
     def _write_report(self) -> None:
         self._dirty = False
+        self._reported = time.monotonic()
         report = SupervisorReport(
             pid=os.getpid(),
             serial=self.serial,
@@ -474,6 +493,9 @@ class Supervisor:
             self._kill_probe(unit)
             self._close_ports(unit)
         self._write_report()
+        if self._template is not None:
+            os.close(self._template)
+            self._template = None
         with contextlib.suppress(OSError):
             if self.paths.pidfile.read_text().strip() == str(os.getpid()):
                 self.paths.pidfile.unlink()

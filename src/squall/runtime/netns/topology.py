@@ -23,8 +23,10 @@ from squall.errors import BackendError
 from squall.runtime.netns import naming
 
 POOL = IPv4Network("10.200.0.0/13")
-"""Where networks without `ipam` get their /24: 2048 of them, 10.200.0.0-10.207.255.0."""
+"""Where networks without `ipam` get their subnet: 2048 /24s, 10.200.0.0-10.207.255.0."""
 POOL_PREFIX = 24
+"""The size a network gets unless its services need more (`prefix_for`)."""
+LARGEST_PREFIX = 16
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,19 @@ class Topology:
     def on_network(self, network: str) -> list[AttachmentPlan]:
         return list(self._by_network.get(network, ()))
 
+    @functools.cached_property
+    def _named(self) -> dict[str, list[tuple[str, str, tuple[str, ...]]]]:
+        """Per network: (service, ip, names) of each attachment, rendered once; every
+        hosts file lists the same peers, so 1000 files need not format 10^6 addresses."""
+        return {
+            network: [(a.service, str(a.ip), (a.service, *a.aliases)) for a in attached]
+            for network, attached in self._by_network.items()
+        }
+
+    def named_on(self, network: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(service, ip, names) of every attachment on `network`."""
+        return self._named.get(network, [])
+
     def link_names(self) -> list[str]:
         return [
             *(n.bridge for n in self.networks),
@@ -196,8 +211,18 @@ def next_free(used: Iterable[int]) -> int:
     return number
 
 
-def free_subnet(taken: Sequence[IPv4Network], seed: str) -> IPv4Network:
-    """A /24 of `POOL` overlapping none of `taken`, starting at a place `seed` picks.
+def prefix_for(members: int) -> int:
+    """The prefix of a pool network for `members` attachments: a /24, or the smallest
+    subnet holding twice them (room for `--scale` and `net connect` later), as Docker
+    sizes its default address pools by the block, not by the address."""
+    prefix = POOL_PREFIX
+    while prefix > LARGEST_PREFIX and (1 << (32 - prefix)) - 3 < 2 * members:
+        prefix -= 1
+    return prefix
+
+
+def free_subnet(taken: Sequence[IPv4Network], seed: str, prefix: int = POOL_PREFIX) -> IPv4Network:
+    """A /`prefix` of `POOL` overlapping none of `taken`, starting at a place `seed` picks.
 
     Different projects start at different places, so two `up`s running at once rarely
     even look at the same subnet (and a lock serialises them anyway).
@@ -205,15 +230,15 @@ def free_subnet(taken: Sequence[IPv4Network], seed: str) -> IPv4Network:
     Raises:
         BackendError: the whole pool is in use.
     """
-    count = 1 << (POOL_PREFIX - POOL.prefixlen)
+    count = 1 << (prefix - POOL.prefixlen)
     start = int(hashlib.sha1(seed.encode()).hexdigest()[:8], 16) % count
     base = int(POOL.network_address)
     for step in range(count):
         index = (start + step) % count
-        candidate = IPv4Network((base + (index << (32 - POOL_PREFIX)), POOL_PREFIX))
+        candidate = IPv4Network((base + (index << (32 - prefix)), prefix))
         if not any(candidate.overlaps(t) for t in taken):
             return candidate
-    raise BackendError(f"no free /{POOL_PREFIX} left in {POOL} for a new network")
+    raise BackendError(f"no free /{prefix} left in {POOL} for a new network")
 
 
 @dataclass(frozen=True)
@@ -225,6 +250,8 @@ class WantedNetwork:
     gateway: str | None = None
     internal: bool = False
     adhoc: bool = False
+    members: int = 0
+    """Services joining it: a pool subnet is sized to hold them (`prefix_for`)."""
 
 
 def plan_network(
@@ -234,7 +261,8 @@ def plan_network(
     taken: Sequence[IPv4Network],
     extra_bridges: Sequence[str] = (),
 ) -> NetworkPlan:
-    """A new bridge for `wanted`: its ipam subnet, or a free /24 of the pool.
+    """A new bridge for `wanted`: its ipam subnet, or a free subnet of the pool sized
+    for its members.
 
     Raises:
         BackendError: the subnet is not IPv4, overlaps a route of the host or another
@@ -257,7 +285,7 @@ def plan_network(
         if subnet.num_addresses < 4:
             raise BackendError(f"network {wanted.name!r}: subnet {subnet} is too small")
     else:
-        subnet = free_subnet(taken, f"{project}/{wanted.name}")
+        subnet = free_subnet(taken, f"{project}/{wanted.name}", prefix_for(wanted.members))
     if wanted.gateway:
         gateway = IPv4Address(wanted.gateway)
         if gateway not in subnet:
@@ -296,6 +324,9 @@ class AddressBook:
     veths: set[int] = field(default_factory=set)
     addresses: dict[str, set[IPv4Address]] = field(default_factory=dict)
     inner: dict[str, set[str]] = field(default_factory=dict)
+    scanned: dict[str, int] = field(default_factory=dict)
+    """Per network, the host number below which every address is taken: a thousand
+    attachments are handed out in one pass over the subnet, not one pass each."""
 
     def __post_init__(self) -> None:
         for a in self.topology.attachments:
@@ -314,6 +345,7 @@ class AddressBook:
 
     def release(self, attachment: AttachmentPlan) -> None:
         self.addresses.get(attachment.network, set()).discard(attachment.ip)
+        self.scanned.pop(attachment.network, None)
         self.inner.get(attachment.service, set()).discard(attachment.inner_if)
 
     def attach(self, wanted: WantedAttachment, network: NetworkPlan) -> AttachmentPlan:
@@ -340,7 +372,9 @@ class AddressBook:
                     service=wanted.service,
                 )
         else:
-            ip = _free_host(network, used)
+            ip, self.scanned[network.name] = _free_host(
+                network, used, self.scanned.get(network.name, 1)
+            )
         used.add(ip)
         veth = next_free(self.veths)
         self.veths.add(veth)
@@ -359,10 +393,13 @@ class AddressBook:
         )
 
 
-def _free_host(network: NetworkPlan, used: set[IPv4Address]) -> IPv4Address:
-    for ip in network.subnet.hosts():
+def _free_host(network: NetworkPlan, used: set[IPv4Address], start: int) -> tuple[IPv4Address, int]:
+    """The first free host address from host number `start` on, and that number."""
+    base = int(network.subnet.network_address)
+    for number in range(max(start, 1), network.subnet.num_addresses - 1):
+        ip = IPv4Address(base + number)
         if ip != network.gateway and ip not in used:
-            return ip
+            return ip, number
     raise BackendError(f"network {network.name!r}: no free address left in {network.subnet}")
 
 
@@ -399,10 +436,10 @@ def hosts_file(service: str, topology: Topology, extras: HostsExtras) -> str:
         names.add(str(attachment.ip), attachment.aliases)
     shared_ips: dict[str, str] = {}
     for attachment in mine:
-        for peer in topology.on_network(attachment.network):
-            if peer.service != owner:
-                shared_ips.setdefault(peer.service, str(peer.ip))
-                names.add(str(peer.ip), (peer.service, *peer.aliases))
+        for peer, ip, peer_names in topology.named_on(attachment.network):
+            if peer != owner:
+                shared_ips.setdefault(peer, ip)
+                names.add(ip, peer_names)
     for alias, target in extras.links:
         if target in shared_ips:
             names.add(shared_ips[target], (alias,))
@@ -418,7 +455,12 @@ class _Names:
     seen: set[str]
     by_ip: dict[str, list[str]] = field(default_factory=dict)
 
-    def add(self, ip: str, names: Iterable[str]) -> None:
+    def add(self, ip: str, names: Sequence[str]) -> None:
+        if len(names) == 1:  # the common case, a peer without aliases: no set to build
+            if names[0] not in self.seen:
+                self.seen.add(names[0])
+                self.by_ip.setdefault(ip, []).append(names[0])
+            return
         fresh = [n for n in dict.fromkeys(names) if n not in self.seen]
         self.seen.update(fresh)
         if fresh:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 from hypothesis import given
@@ -378,3 +379,14 @@ def test_every_planned_rule_is_tagged_and_in_squalls_chains(
         assert nums == list(range(QUEUE_BASE, QUEUE_BASE + len(nums)))
         for num in nums:
             assert any(f"--queue-num {num} --queue-bypass" in r.line() for r in p.rules)
+
+
+def test_a_large_partition_drops_neighbouring_peers_as_a_few_blocks() -> None:
+    """500 peers on 10.200.160.2-.243 and 10.200.161.0-...: a handful of rules, the same
+    addresses cut, and a lone peer kept as its own /32."""
+    peers = [str(IPv4Address("10.200.160.2") + i) for i in range(500)] + ["10.0.9.9"]
+    p = plan(faults(blocks=Blocks(egress=tuple(peers))), [ETH0], NO_NETEM)
+    drops = [line.split()[3] for line in p.restore_text().splitlines() if "-j DROP" in line]
+    assert 2 <= len(drops) <= 20
+    covered = {str(a) for d in drops for a in IPv4Network(d)}
+    assert covered == set(peers)

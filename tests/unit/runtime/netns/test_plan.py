@@ -184,3 +184,18 @@ def test_removal_deletes_every_jump_and_nothing_of_others() -> None:
     assert text.count(f"-D FORWARD -j {chain}") == 2
     assert "*nat" not in text
     assert removal_rules(PROJECT, {"filter": "", "nat": ""}) == ""
+
+
+@pytest.mark.parametrize(("services", "prefix"), [(3, 24), (126, 24), (127, 23), (1000, 21)])
+def test_the_default_network_is_sized_to_the_cluster(
+    tmp_path: Path, services: int, prefix: int
+) -> None:
+    """A /24 holds 253 services; a larger cluster gets a pool subnet that fits it twice."""
+    lines = ["x-squall: {backend: netns}", "services:"]
+    lines += [f"  s{i}: {{command: [sleep, '1000']}}" for i in range(services)]
+    change = _up(_spec(tmp_path, "\n".join(lines) + "\n"), Topology(PROJECT))
+    (network,) = change.new_networks
+    assert network.name == "default" and network.subnet.prefixlen == prefix
+    assert network.subnet.subnet_of(IPv4Network("10.200.0.0/13"))
+    ips = {a.ip for a in change.added}
+    assert len(ips) == services and all(ip in network.subnet for ip in ips)

@@ -74,3 +74,10 @@ def test_resolv_conf_drops_loopback_and_internal_nameservers() -> None:
     assert "1.1.1.1" in resolv_conf(host, internal_only=False)
     assert "127.0.0.53" not in resolv_conf(host, internal_only=False)
     assert "nameserver" not in resolv_conf(host, internal_only=True)
+
+
+def test_free_subnets_of_a_larger_size_are_aligned_and_avoid_taken_ones() -> None:
+    taken = [free_subnet([], "p/a")]
+    wide = free_subnet(taken, "p/b", prefix=21)
+    assert wide.prefixlen == 21 and not wide.overlaps(taken[0])
+    assert wide.subnet_of(IPv4Network("10.200.0.0/13"))
