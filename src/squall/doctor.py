@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from squall.errors import SquallError
-from squall.faults.controller import kernel_caps
+from squall.faults.kernel import kernel_caps
 
 TOOLS = ("ip", "tc", "iptables", "iptables-restore", "iptables-save", "nsenter")
 

@@ -14,7 +14,8 @@ both directions' RTT, and egress loss on one side shows as loss in both directio
 The probes pass through the very iptables rules, queues and qdiscs the faults set up.
 `--throughput` also streams TCP from source to target for a moment and counts bytes.
 
-Needs root (CAP_SYS_ADMIN) to enter namespaces.
+Needs root (CAP_SYS_ADMIN) to enter namespaces; services on another kernel (reached
+through their host's agent) are not probed from here.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def plan_pairs(services: Sequence[ServiceState], only: Collection[str] = ()) -> 
 
     With `only`, pairs that start or end at one of those services.
     """
-    running = [s for s in services if s.state == "running" and s.netns]
+    running = [s for s in services if _probed(s)]
     targets = []
     for src in running:
         src_nets = {a.network for a in src.addresses if a.ip}
@@ -391,8 +392,14 @@ def probe(
                 throughput_error=err,
             )
         )
-    names = tuple(s.member for s in services if s.state == "running" and s.netns)
+    names = tuple(s.member for s in services if _probed(s))
     return ProbeReport(project, tuple(results), count, names)
+
+
+def _probed(state: ServiceState) -> bool:
+    """Running with a namespace on this kernel: one reached through an agent lives on
+    another, and entering its path here would probe some other process."""
+    return state.state == "running" and state.netns is not None and state.agent is None
 
 
 def iter_cells(report: ProbeReport) -> Iterator[tuple[str, str, list[PairResult]]]:

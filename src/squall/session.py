@@ -298,7 +298,14 @@ class Session:
 
     def _engine(self) -> FaultEngine:
         # The engine creates the directory when it first writes: reads leave no trace.
-        return FaultEngine(self.project, self.state.path, self.state.root, self.log, self.runner)
+        return FaultEngine(
+            self.project,
+            self.state.path,
+            self.state.root,
+            self.log,
+            self.runner,
+            agents=lambda host: self.backend.agent_call(self.project, host),
+        )
 
     def _desired(self) -> DesiredFaults:
         return DesiredFaults.load(self.state.path)
@@ -454,6 +461,15 @@ class Session:
         """Remove all shaping from `services` (partitions stay: `join` heals those)."""
         chosen = set(services)
         return self._change("fast", lambda d: d.without_shapes(chosen), dry_run, services)
+
+    def clear_origin(self, origin: str, *, dry_run: bool = False) -> list[PlannedNamespace]:
+        """Remove the shapes `origin` made (`squall wan --clear`: every WAN link)."""
+        affected = sorted(
+            s for s, es in self._desired().shapes.items() if any(e.origin == origin for e in es)
+        )
+        return self._change(
+            f"{origin} clear", lambda d: d.without_origin(origin), dry_run, affected
+        )
 
     def partition(self, partition: Partition, *, dry_run: bool = False) -> list[PlannedNamespace]:
         """Replace the partition in force."""

@@ -118,6 +118,9 @@ fast = _preset_command(
     help="One of Jepsen's partition shapes.",
 )
 @click.option("--seed", type=int, help="Seed for --random and --shape.")
+@click.option(
+    "--zones", is_flag=True, help="GROUPS name zones (x-squall: zones), each zone one group."
+)
 @dry_run_option
 @pass_options
 def partition(
@@ -127,6 +130,7 @@ def partition(
     one_way: bool,
     jepsen_shape: str | None,
     seed: int | None,
+    zones: bool,
     dry_run: bool,
 ) -> None:
     """Cut the cluster into groups that cannot reach each other; replaces the last one.
@@ -137,6 +141,7 @@ def partition(
       squall partition --random --seed 7
       squall partition --one-way api db  api cannot reach db; db still reaches api
       squall partition --shape majorities-ring
+      squall partition --zones eu us     the services of zone eu | those of us
     Holy services are never partitioned; neutral ones stay reachable from every group.
     """
     request = PartitionRequest(
@@ -145,6 +150,7 @@ def partition(
         random=pick_random,
         shape=jepsen_shape,  # type: ignore[arg-type]  # a click.Choice of JEPSEN_SHAPES
         seed=seed,
+        zones=zones,
         dry_run=dry_run,
     )
     run_and_report(options, request)

@@ -142,6 +142,15 @@ COMMANDS: dict[str, LazyCommand] = {
         ),
     ),
     **_commands(
+        "cli.hosts",
+        ("hosts", "hosts", "The Docker Engines of the cluster (`x-squall: hosts`, `-H NAME=URL`)."),
+        (
+            "wan",
+            "wan",
+            "Change one WAN link live between two zones, or remove them all (`--clear`).",
+        ),
+    ),
+    **_commands(
         "cli.chaos",
         (
             "chaos",
@@ -197,6 +206,15 @@ COMMANDS: dict[str, LazyCommand] = {
     help="Where services run.",
 )
 @click.option(
+    "-H",
+    "--host",
+    "hosts",
+    multiple=True,
+    metavar="NAME=URL",
+    help="An engine of the cluster (DOCKER_HOST syntax: ssh://, tcp://, unix://), added to"
+    " or overriding the file's `x-squall: hosts`; repeatable.",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="Show every engine and kernel call Squall makes."
 )
 @click.version_option(__version__, prog_name="squall")
@@ -209,6 +227,7 @@ def cli(
     env_files: tuple[Path, ...],
     project: str | None,
     backend: str,
+    hosts: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Bring up a cluster from one compose file, then make its network misbehave.
@@ -225,7 +244,9 @@ def cli(
     if verbose:
         logging.basicConfig(format="squall: %(message)s", stream=sys.stderr)
         logging.getLogger("squall").setLevel(logging.DEBUG)
-    loading = Where(project_directory=project_directory, env_files=env_files, profiles=profiles)
+    loading = Where(
+        project_directory=project_directory, env_files=env_files, profiles=profiles, hosts=hosts
+    )
     options = Options(files, project, backend, verbose=verbose, loading=loading)
     ctx.obj = options
 

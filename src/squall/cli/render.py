@@ -39,7 +39,10 @@ def status_table(status: ClusterStatus, *, kernel_note: bool = True) -> Table:
     """The cluster as a table; `kernel_note` says so when the kernel was not read (`up`
     skips reading it for speed and says nothing)."""
     table = Table(title=f"cluster {status.project}", title_justify="left", box=None, pad_edge=False)
+    hosts = any(entry.state.host for entry in status.services)
     table.add_column("SERVICE", no_wrap=True)
+    if hosts:
+        table.add_column("HOST", no_wrap=True)
     table.add_column("ID", no_wrap=True)
     table.add_column("STATE", no_wrap=True)
     table.add_column("NETWORKS", no_wrap=True)
@@ -49,8 +52,10 @@ def status_table(status: ClusterStatus, *, kernel_note: bool = True) -> Table:
         nets = "\n".join(f"{a.network} {a.ip or '-'}" for a in s.addresses) or "-"
         style = {"running": "green", "missing": "red", "exited": "yellow"}.get(s.state, "")
         state = s.state if not s.health else f"{s.state} ({s.health})"
+        where = (s.host or "-",) if hosts else ()
         table.add_row(
             s.member,
+            *where,
             (s.id or "-")[:12],
             Text(state, style=style),
             nets,

@@ -18,40 +18,25 @@ the faults in force before, the shaper too, and the error says nothing changed.
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 from squall.atomic import write_atomic
 from squall.errors import FaultError, FaultRolledBack, SquallError
+from squall.faults.agent.access import AgentKernel, Call, Kernel, LocalKernel
 from squall.faults.desired import DesiredFaults
-from squall.faults.kernel import (
-    ActualFaults,
-    Applied,
-    Observed,
-    apply_many,
-    clear_many,
-    detect_caps,
-    observe,
-    read_back_many,
-)
+from squall.faults.kernel import ActualFaults, Applied, Observed
 from squall.faults.model import make_tag
 from squall.faults.plan import Chain, Interface, KernelCaps, KernelPlan, Table, plan
 from squall.faults.resolve import Resolved, resolve, shapes_of
-from squall.faults.shaper.control import (
-    ShaperStatus,
-    ensure_shaper,
-    shaper_status,
-    stop_shaper,
-)
+from squall.faults.shaper.control import ShaperStatus
 from squall.faults.shaper_config import ShaperConfig
 from squall.linux.commands import Runner
 from squall.runtime.base import ServiceState
 
 Log = Callable[[str], None]
-CAPS_FILE = "kernel-caps.json"
 APPLIED_FILE = "kernel-applied.json"
 
 
@@ -77,33 +62,13 @@ class FaultReport:
     notes: tuple[str, ...]
 
 
-def _boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
-
-
-def kernel_caps(cache_dir: Path, log: Log | None = None, refresh: bool = False) -> KernelCaps:
-    """Probe once per boot and kernel; the probe costs a namespace and a dozen processes."""
-    key = f"{_boot_id()} {platform.release()}"
-    path = cache_dir / CAPS_FILE
-    if not refresh:
-        try:
-            cached = json.loads(path.read_text())
-            if cached.get("key") == key:
-                return KernelCaps(**cached["caps"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    caps = detect_caps(log)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps({"key": key, "caps": caps.__dict__}))
-    return caps
-
-
 @dataclass
 class FaultEngine:
-    """Faults of one cluster. Constructing it does nothing."""
+    """Faults of one cluster. Constructing it does nothing.
+
+    A service whose `agent` names a host has its namespace on that host's kernel: its
+    work goes to `agents(host)` (an `AgentKernel`); every other one is this kernel's.
+    """
 
     project: str
     state_dir: Path
@@ -111,16 +76,34 @@ class FaultEngine:
     log: Log | None = None
     runner: Runner | None = None
     """Runs the kernel commands (default: one logging to `log`); tests inject failures."""
+    agents: Callable[[str], Call] | None = None
+    """The transport to the agent of a host, for services whose namespace is there."""
+    _kernels: dict[str, Kernel] = field(default_factory=dict, repr=False)
 
     @property
     def tag(self) -> str:
         return make_tag(self.project)
 
-    def _runner(self) -> Runner:
-        return self.runner if self.runner is not None else Runner(self.log)
+    def kernel(self, host: str | None) -> Kernel:
+        """Where a namespace lives: this kernel (None), or host `host`'s through its agent.
+
+        Raises:
+            FaultError: no way to reach agents was given.
+        """
+        key = host or ""
+        if key not in self._kernels:
+            if not key:
+                self._kernels[key] = LocalKernel(
+                    self.state_dir, self.caps_dir, self.log, self.runner
+                )
+            elif self.agents is None:
+                raise FaultError(f"host {host!r} needs its agent, and none can be reached")
+            else:
+                self._kernels[key] = AgentKernel(key, self.project, self.agents(key), self.log)
+        return self._kernels[key]
 
     def caps(self) -> KernelCaps:
-        return kernel_caps(self.caps_dir, self.log)
+        return self.kernel(None).caps()
 
     def plan(
         self, desired: DesiredFaults, services: Sequence[ServiceState], now: float
@@ -134,13 +117,17 @@ class FaultEngine:
         resolved = resolve(desired.active(now), services, self.tag, self.project)
         if not resolved:
             return []
-        caps = self.caps()
-        # In-process netlink, well under a millisecond a namespace: no threads needed.
-        observed = [observe(r.faults.netns, self.log) for r in resolved]
-        return [
-            (PlannedNamespace(r, seen.interfaces, plan(r.faults, seen.interfaces, caps, now)), seen)
-            for r, seen in zip(resolved, observed, strict=True)
-        ]
+        caps: dict[str | None, KernelCaps] = {}
+        planned = []
+        for r in resolved:
+            host = r.service.agent
+            if host not in caps:
+                caps[host] = self.kernel(host).caps()
+            # In-process netlink, well under a millisecond a namespace: no threads needed.
+            seen = self.kernel(host).observe(r.faults.netns)
+            kernel_plan = plan(r.faults, seen.interfaces, caps[host], now)
+            planned.append((PlannedNamespace(r, seen.interfaces, kernel_plan), seen))
+        return planned
 
     def apply(
         self,
@@ -170,23 +157,36 @@ class FaultEngine:
         self, planned: Sequence[tuple[PlannedNamespace, Observed]], known: dict[str, Applied]
     ) -> None:
         """Shaper first (its queues must exist before rules send packets to them), then
-        every namespace; the record is rewritten only once all of them hold their plan."""
-        queues = tuple(p.plan.queues for p, _seen in planned if p.plan.queues is not None)
-        if queues:
-            ensure_shaper(self.state_dir, ShaperConfig(namespaces=queues))
+        every namespace, on each kernel; the record (of this kernel's namespaces) is
+        rewritten only once all of them hold their plan."""
+        by_host: dict[str | None, list[tuple[PlannedNamespace, Observed]]] = {}
+        for item in planned:
+            by_host.setdefault(item[0].resolved.service.agent, []).append(item)
+        by_host.setdefault(None, [])
+        for host, items in by_host.items():
+            queues = tuple(p.plan.queues for p, _seen in items if p.plan.queues is not None)
+            if queues:
+                self.kernel(host).ensure_shaper(ShaperConfig(namespaces=queues))
         _forget_applied(self.state_dir / APPLIED_FILE)
-        applied = apply_many(
-            [(p.resolved.faults.netns, p.plan) for p, _seen in planned],
-            observed={seen.netns: seen for _p, seen in planned},
-            known=known,
-            runner=self._runner(),
-        )
+        applied: list[Applied] = []
+        for host, items in by_host.items():
+            records = self.kernel(host).apply(
+                [(p.resolved.faults.netns, p.plan) for p, _seen in items],
+                {seen.netns: seen for _p, seen in items},
+                known if host is None else {},
+            )
+            if host is None:
+                applied = records
         _save_applied(self.state_dir / APPLIED_FILE, applied)
-        if not queues and shaper_status(self.state_dir).running:
-            # Left idle rather than stopped: it lets go of every queue and namespace, and
-            # the next delay reuses it instead of paying a process start-up. `clear()`
-            # (down) stops it.
-            ensure_shaper(self.state_dir, ShaperConfig())
+        for host, items in by_host.items():
+            if any(p.plan.queues is not None for p, _seen in items):
+                continue
+            kernel = self.kernel(host)
+            if (host is None or items) and kernel.shaper().running:
+                # Left idle rather than stopped: it lets go of every queue and namespace,
+                # and the next delay reuses it instead of paying a process start-up.
+                # `clear()` (down) stops it.
+                kernel.ensure_shaper(ShaperConfig())
 
     def _roll_back(
         self,
@@ -217,24 +217,36 @@ class FaultEngine:
     def clear(self, services: Sequence[ServiceState]) -> None:
         """Remove every rule of this cluster from running services, and the shaper."""
         _forget_applied(self.state_dir / APPLIED_FILE)
-        paths = [s.netns for s in services if s.state == "running" and s.netns]
-        clear_many(paths, self.tag, runner=self._runner())
-        stop_shaper(self.state_dir)
+        paths: dict[str | None, list[str]] = {None: []}
+        for s in services:
+            if s.state == "running" and s.netns:
+                paths.setdefault(s.agent, []).append(s.netns)
+        for host, found in paths.items():
+            kernel = self.kernel(host)
+            kernel.clear(found, self.tag)
+            kernel.stop_shaper()
 
     def shaper(self) -> ShaperStatus:
-        return shaper_status(self.state_dir)
+        return self.kernel(None).shaper()
 
     def inspect(
         self, desired: DesiredFaults, services: Sequence[ServiceState], now: float
     ) -> list[FaultReport]:
         planned = self.plan(desired, services, now)
-        actual: dict[str, ActualFaults] = read_back_many(
-            [p.resolved.faults.netns for p in planned], self.tag, self.log
-        )
-        shaper = self.shaper() if any(p.plan.queues for p in planned) else None
+        actual: dict[tuple[str | None, str], ActualFaults] = {}
+        shapers: dict[str | None, ShaperStatus] = {}
+        hosts = {p.resolved.service.agent for p in planned}
+        for host in hosts:
+            mine = [p for p in planned if p.resolved.service.agent == host]
+            found = self.kernel(host).read_back([p.resolved.faults.netns for p in mine], self.tag)
+            actual.update({(host, path): faults for path, faults in found.items()})
+            if any(p.plan.queues for p in mine):
+                shapers[host] = self.kernel(host).shaper()
         reports = []
         for p in planned:
-            drift = list(actual[p.resolved.faults.netns].drift(p.plan))
+            host = p.resolved.service.agent
+            drift = list(actual[(host, p.resolved.faults.netns)].drift(p.plan))
+            shaper = shapers.get(host)
             if p.plan.queues is not None and shaper is not None and not shaper.running:
                 drift.append("shaper is not running: delay/duplicate/corrupt not applied")
             reports.append(

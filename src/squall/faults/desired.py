@@ -75,6 +75,11 @@ class DesiredFaults:
             self, shapes={s: e for s, e in self.shapes.items() if s not in services and e}
         )
 
+    def without_origin(self, origin: str) -> DesiredFaults:
+        """Without the shapes that `origin` made (e.g. every WAN link's)."""
+        kept = {s: tuple(e for e in es if e.origin != origin) for s, es in self.shapes.items()}
+        return replace(self, shapes={s: es for s, es in kept.items() if es})
+
     def with_partition(self, partition: Partition) -> DesiredFaults:
         return replace(self, partition=partition)
 

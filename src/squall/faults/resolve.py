@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from squall.errors import FaultUnsupported
 from squall.faults.desired import DesiredFaults, ShapeEntry
 from squall.faults.model import Blocks, NamespaceFaults, Partition
 from squall.faults.partition import blocks
@@ -69,11 +70,11 @@ def resolve(
     blocked = blocks(_live_partition(desired.partition, with_addresses), with_addresses)
     resolved: list[Resolved] = []
     for state in services:
-        if state.state != "running" or not state.netns:
+        if state.state != "running":
             continue
         faults = NamespaceFaults(
             tag=tag,
-            netns=state.netns,
+            netns=state.netns or "",
             label=f"{project}/{state.member}",
             blocks=_merged([blocked.get(name, Blocks()) for name in names_of(state)]),
         )
@@ -89,8 +90,29 @@ def resolve(
             if peer_hosts:
                 selector = replace(selector, peers=(*selector.peers, *peer_hosts))
             faults = faults.with_shape(replace(entry.shape, selector=selector))
+        if not state.netns:
+            if state.elsewhere:
+                _refuse_elsewhere(state, faults)
+            continue
         resolved.append(Resolved(state, faults, tuple(notes)))
     return resolved
+
+
+def _refuse_elsewhere(state: ServiceState, faults: NamespaceFaults) -> None:
+    """A service whose namespace is not on this kernel (an engine elsewhere) that should
+    hold faults: entering a namespace by its pid here would touch another process.
+
+    Raises:
+        FaultUnsupported: it needs faults that Squall cannot put there directly.
+    """
+    if not faults.shapes and faults.blocks == Blocks():
+        return
+    where = f"host {state.host!r}" if state.host else "its Docker Engine"
+    raise FaultUnsupported(
+        f"service {state.member!r} runs on {where}, which is not proved to be this "
+        "machine's kernel: Squall will not enter a namespace there by pid "
+        "(faults on another kernel need its agent)"
+    )
 
 
 def _merged(found: Sequence[Blocks]) -> Blocks:

@@ -20,6 +20,23 @@ def command_line(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+def in_container(container_id: str, pid: int | None, proc: Path = Path("/proc")) -> bool:
+    """True when process `pid` of this kernel belongs to container `container_id`.
+
+    An engine on another machine may report a pid that exists here too, for another
+    process: only this machine's `/proc/<pid>/cgroup` naming that very container's id
+    proves that the engine runs on this kernel, and so that its namespace may be entered
+    directly.
+    """
+    if not pid or len(container_id) < 12:
+        return False
+    try:
+        text = (proc / str(pid) / "cgroup").read_text()
+    except OSError:
+        return False
+    return container_id in text
+
+
 def is_zombie(pid: int) -> bool:
     """True for a zombie, and for a pid that is gone altogether."""
     try:

@@ -19,10 +19,12 @@ from squall.errors import SpecError, StateError
 from squall.ops.where import Where as Where  # re-exported: front ends name it from here
 from squall.runtime.base import Backend
 from squall.runtime.select import make_backend
+from squall.runtime.swarm.record import load_hosts, save_hosts
 from squall.session import ClusterRef, Session
 from squall.spec.loader import find_cluster_file, load_cluster, load_project
+from squall.spec.model import HostSpec
 from squall.spec.project import checked_project_name
-from squall.state import StateDir
+from squall.state import StateDir, default_state_root
 
 Say = Callable[[str], None]
 STORED_FILE = "cluster-file.yml"
@@ -80,16 +82,26 @@ def resolve_cluster(
 
 
 def open_backend(
-    name: str, cluster: ClusterRef | None, *, notice: Say | None = None, log: Say | None = None
+    name: str,
+    cluster: ClusterRef | None,
+    *,
+    notice: Say | None = None,
+    log: Say | None = None,
+    hosts: tuple[HostSpec, ...] = (),
 ) -> Backend:
     """The backend `cluster` runs on: `name` (--backend), else the file's `x-squall:
     backend`, else the one the project already lives on, else docker if an engine
     answers; `notice` is told which `auto` chose, `log` gets every kernel command.
-    Without a cluster (a server for every cluster): `name`, else docker if it answers."""
+    Without a cluster (a server for every cluster): `name`, else docker if it answers.
+    With `hosts` (the file's, else those its last `up` recorded), all those engines."""
     spec = cluster.spec if cluster is not None else None
     preferred = spec.options.backend if spec is not None else None
     project = cluster.project if cluster is not None else None
-    return make_backend(name, preferred=preferred, project=project, notice=notice, log=log)
+    if spec is not None and spec.options.hosts:
+        hosts = spec.options.hosts
+    return make_backend(
+        name, preferred=preferred, project=project, notice=notice, log=log, hosts=hosts
+    )
 
 
 def open_session(
@@ -109,8 +121,14 @@ def open_session(
         SpecError: see `resolve_cluster`.
     """
     cluster = resolve_cluster(where, need_file=need_file, removing=removing, warn=warn)
+    session_root = where.state_root if where.state_root is not None else default_state_root()
+    state = StateDir(session_root, cluster.project)
+    hosts = cluster.spec.options.hosts if cluster.spec is not None else ()
+    if need_file and hosts:
+        save_hosts(state.path, hosts)  # before anything is made: `down` finds every host
     if backend is None:
-        backend = open_backend(where.backend, cluster, notice=notice, log=log)
+        recorded = () if hosts else load_hosts(state.path)
+        backend = open_backend(where.backend, cluster, notice=notice, log=log, hosts=recorded)
     return Session.create(cluster, backend, where.state_root, log=log, actor=actor)
 
 

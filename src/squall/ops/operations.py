@@ -13,7 +13,7 @@ import contextlib
 import random
 import secrets
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from squall.chaos.plan import (
 from squall.cluster_status import ClusterStatus
 from squall.errors import ChaosError, ChaosRunning, ServiceNotFound, UsageError
 from squall.events import Actor, Event
+from squall.faults.controller import PlannedNamespace
 from squall.faults.desired import ShapeEntry
 from squall.faults.model import Partition
 from squall.faults.partition import describe_partition
@@ -57,13 +58,16 @@ from squall.ops.requests import (
     ShapeRequest,
     Targets,
     UpRequest,
+    WanRequest,
 )
 from squall.ops.results import Result, names
+from squall.ops.wan import ORIGIN as WAN_ORIGIN
+from squall.ops.wan import link_requests, wan_requests, zone_members
 from squall.probe import ProbeReport
 from squall.runtime.base import Action, Backend, NetworkState, Progress, ServiceState
 from squall.runtime.members import Members, canonical, every_member, expand
 from squall.session import Session
-from squall.spec.model import FaultPresets
+from squall.spec.model import FaultPresets, WanLink
 
 if TYPE_CHECKING:
     # The runner is imported by the two methods that run chaos: a fault command
@@ -159,6 +163,8 @@ class Operations:
                 return self._preset(request)
             case PartitionRequest():
                 return self._partition(request)
+            case WanRequest():
+                return self._wan(request)
             case JoinRequest(dry_run=dry_run):
                 planned = self.session.join(dry_run=dry_run)
                 message = "joined: every service reaches every other"
@@ -188,6 +194,9 @@ class Operations:
                     services=services or None,
                     dependencies=not no_deps,
                 )
+                spec = self.session.cluster.spec
+                for wan in wan_requests(spec) if spec is not None else ():
+                    self._shape(wan)
                 return Result("up", f"{self.project}: up", tuple(started))
             case DownRequest():
                 return self._down(request, progress)
@@ -228,6 +237,44 @@ class Operations:
         message = f"shaped {names(services)}: {asked.shape}{target}{until}"
         return Result("shape", message, tuple(services), request.dry_run, tuple(planned))
 
+    def _zone_members(self) -> dict[str, tuple[str, ...]]:
+        spec = self.session.cluster.spec
+        if spec is None or not spec.options.zones:
+            raise UsageError("zones come from the file's `x-squall: zones`; pass -f FILE")
+        return zone_members(spec)
+
+    def _zone_groups(self, groups: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        """`partition --zones eu us`: each zone's services are one group."""
+        zones = self._zone_members()
+        named = [zone for group in groups for zone in group]
+        unknown = [zone for zone in named if zone not in zones]
+        if unknown or len(named) < 2:
+            raise UsageError(
+                f"--zones names two or more of the zones {', '.join(sorted(zones))}"
+                + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+            )
+        return tuple(zones[zone] for zone in named)
+
+    def _wan(self, request: WanRequest) -> Result:
+        """One link changed live (its two shapes replace the ones it had), or all gone."""
+        if request.clear:
+            cleared = self.session.clear_origin(WAN_ORIGIN, dry_run=request.dry_run)
+            return Result(
+                "wan", "every WAN link cleared", dry_run=request.dry_run, planned=tuple(cleared)
+            )
+        zones = self._zone_members()
+        if len(request.zones) != 2 or any(z not in zones for z in request.zones):
+            raise UsageError(f"wan needs two zones of {', '.join(sorted(zones))}, or --clear")
+        if request.rtt is None:
+            raise UsageError("wan ZONE ZONE needs --rtt (e.g. 80ms)")
+        first, second = request.zones
+        link = WanLink((first, second), request.rtt, request.jitter, request.loss, request.rate)
+        planned: list[PlannedNamespace] = []
+        for shape in link_requests(link, zones):
+            planned += self._shape(replace(shape, dry_run=request.dry_run)).planned
+        message = f"wan {first}-{second}: rtt {request.rtt}"
+        return Result("wan", message, zones[first] + zones[second], request.dry_run, tuple(planned))
+
     def _preset(self, request: PresetRequest) -> Result:
         services = self.select(request.targets)
         if request.preset == "fast":
@@ -242,6 +289,8 @@ class Operations:
     def _partition(self, request: PartitionRequest) -> Result:
         """Partitions cut members: `api` stands for each of its replicas, `api-2` for
         one, and the replicas not named are in the group of the rest."""
+        if request.zones:
+            request = replace(request, groups=self._zone_groups(request.groups), zones=False)
         members = self.session.members()
         self._check_known([n for group in request.groups for n in group], members)
         known = every_member(members)

@@ -69,6 +69,22 @@ class PartitionRequest:
     isolate: Annotated[
         tuple[str, ...], Doc("Cut each named service off from all others.", many=True)
     ] = ()
+    zones: Annotated[
+        bool, Doc("The groups name zones (x-squall: zones): each zone's services are one.")
+    ] = False
+    dry_run: Annotated[bool, Doc("Return the kernel plan; change nothing.")] = False
+
+
+@dataclass(frozen=True)
+class WanRequest:
+    """`squall wan ZONE ZONE --rtt 80ms` (one link, live), or `--clear` (every link)."""
+
+    zones: Annotated[tuple[str, ...], Doc("The two zones of the link.", many=True)] = ()
+    rtt: Annotated[str | None, Doc("Round trip between them.", "80ms")] = None
+    jitter: Annotated[str | None, Doc("Spread of the round trip.", "5ms")] = None
+    loss: Annotated[str | None, Doc("Packets lost each way.", "0.1%")] = None
+    rate: Annotated[str | None, Doc("Bandwidth each way.", "200mbit")] = None
+    clear: Annotated[bool, Doc("Remove every WAN link's shapes.")] = False
     dry_run: Annotated[bool, Doc("Return the kernel plan; change nothing.")] = False
 
 
@@ -208,6 +224,7 @@ ChangeRequest = (
     ShapeRequest
     | PresetRequest
     | PartitionRequest
+    | WanRequest
     | JoinRequest
     | ReconcileRequest
     | RestoreRequest

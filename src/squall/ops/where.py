@@ -38,6 +38,8 @@ class Where:
     services: tuple[str, ...] = ()
     """Services named on the command line (they enable their profiles)."""
     scale: Mapping[str, int] = field(default_factory=dict)
+    hosts: tuple[str, ...] = ()
+    """`-H NAME=URL`: engines added to (or overriding) the file's `x-squall: hosts`."""
 
     @classmethod
     def of_file(cls, file: Path | None, **rest: Any) -> Where:
@@ -57,6 +59,7 @@ class Where:
             services=self.services,
             scale=self.scale,
             backend=None if self.backend == "auto" else self.backend,
+            hosts=self.hosts,
             cwd=self.cwd,
             environ=self.environ,
         )

@@ -9,7 +9,7 @@ namespace and its address on each network.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -58,6 +58,13 @@ class ServiceState:
     replica: int | None = None
     """Its number among the containers of its service when the service runs several
     (`deploy.replicas`, `--scale`); None for a service of one container."""
+    host: str | None = None
+    """The host of `x-squall: hosts` it runs on; None on a cluster of one engine."""
+    elsewhere: bool = False
+    """Running on a kernel not proved to be this machine's: its namespace cannot be
+    entered from here (`netns` is None unless `agent` reaches it)."""
+    agent: str | None = None
+    """The host whose agent reaches its namespace; `netns` is then that host's path."""
 
     @property
     def member(self) -> str:
@@ -216,6 +223,15 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def disconnect(self, project: str, network: str, service: str) -> None: ...
+
+    def agent_call(self, project: str, host: str) -> Callable[[str], str]:
+        """How to send one request to the agent that reaches namespaces on `host` (for
+        services whose `agent` names it); the agent is started on first use.
+
+        Raises:
+            BackendError: this backend has no agents.
+        """
+        raise BackendError(f"the {self.name} backend has no agent (host {host!r})")
 
     watchable: bool = False
     """Whether `watch` works on this backend."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from squall.errors import BackendError, UsageError
 from squall.runtime.netns import naming
+from squall.spec.model import HostSpec
 
 if TYPE_CHECKING:
     from squall.runtime.base import Backend
@@ -49,12 +50,22 @@ def make_backend(
     project: str | None = None,
     notice: Callable[[str], None] | None = None,
     log: Callable[[str], None] | None = None,
+    hosts: Sequence[HostSpec] = (),
 ) -> Backend:
     """The backend `name` (`auto` resolved by `choose_backend` with the same hints).
 
     `log` receives every kernel command the netns backend runs (`-v`); the Docker
-    backend logs its engine calls to the `squall` logger instead.
+    backend logs its engine calls to the `squall` logger instead. With `hosts` (the
+    engines of `x-squall: hosts`), the cluster spans them all.
     """
+    if hosts:
+        if name not in ("auto", "docker") or preferred == "netns":
+            raise UsageError(
+                "a cluster on several hosts (x-squall: hosts, -H) runs on the docker backend"
+            )
+        from squall.runtime.swarm.backend import SwarmBackend
+
+        return SwarmBackend(hosts)
     name = choose_backend(name, preferred=preferred, project=project, notice=notice)
     if name == "docker":
         from squall.runtime.docker.backend import DockerBackend

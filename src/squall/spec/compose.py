@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from squall.spec.graph import check_acyclic
+from squall.spec.hosts import with_hosts
 from squall.spec.keys import EXTERNAL, IPAM, IPAM_CONFIG, NETWORK, TOP_LEVEL, VOLUME
 from squall.spec.model import (
     DEFAULT_NETWORK,
@@ -50,6 +51,8 @@ class ComposeInput:
     """Warnings from reading the files (unset variables...), kept first."""
     backend: str | None = None
     """The backend the command line chose; else the file's `x-squall: backend`."""
+    hosts: tuple[str, ...] = ()
+    """`-H NAME=URL` flags: hosts added to (or overriding) the file's `x-squall: hosts`."""
 
 
 def load_compose(given: ComposeInput) -> ClusterSpec:
@@ -68,7 +71,7 @@ def load_compose(given: ComposeInput) -> ClusterSpec:
         services_node = entries["services"].optional_mapping() if "services" in entries else {}
         networks = _networks(entries.get("networks"), warnings)
         declared_volumes = _volumes(entries.get("volumes"), warnings)
-    options = squall_options(top.get(SQUALL_BLOCK), warnings)
+    options = squall_options(top.get(SQUALL_BLOCK), warnings, given.directory)
     mounts = MountContext(
         project_dir=given.directory,
         variables=given.variables,
@@ -94,7 +97,7 @@ def load_compose(given: ComposeInput) -> ClusterSpec:
         declared_volumes = _implicit_volumes(services)
     if DEFAULT_NETWORK not in networks and any(s.network(DEFAULT_NETWORK) for s in services):
         networks[DEFAULT_NETWORK] = NetworkSpec(DEFAULT_NETWORK)
-    return ClusterSpec(
+    spec = ClusterSpec(
         name=project_name(given.project, entries.get("name"), given.variables, given.directory),
         source=given.files[0],
         format="compose-v1" if given.v1 else "compose",
@@ -110,6 +113,7 @@ def load_compose(given: ComposeInput) -> ClusterSpec:
         profiles=selected.declared_profiles,
         active_profiles=selected.active_profiles,
     )
+    return with_hosts(spec, given.hosts)
 
 
 def _networks(node: Node | None, warnings: list[str]) -> dict[str, NetworkSpec]:

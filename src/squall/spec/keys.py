@@ -95,9 +95,14 @@ HEALTHCHECK = Keys(
 )
 
 DEPLOY = Keys(
-    read=_words("replicas resources mode"),
-    ignored=_words("labels update_config rollback_config restart_policy placement endpoint_mode"),
+    read=_words("replicas resources mode placement"),
+    ignored=_words("labels update_config rollback_config restart_policy endpoint_mode"),
 )
+
+PLACEMENT = Keys(read=_words("constraints"), ignored=_words("preferences max_replicas_per_node"))
+
+SERVICE_SQUALL = Keys(read=_words("host"))
+"""A service's own `x-squall:` block."""
 
 RESOURCES = Keys(read=_words("limits reservations"))
 

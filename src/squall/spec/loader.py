@@ -59,6 +59,8 @@ class ProjectRequest:
     environ: Mapping[str, str] | None = None
     """Default `os.environ`; it wins over env files, as in Compose."""
     limits: Limits = DEFAULT_LIMITS
+    hosts: tuple[str, ...] = ()
+    """`-H NAME=URL`: engines added to (or overriding) the file's `x-squall: hosts`."""
 
 
 def load_project(request: ProjectRequest) -> ClusterSpec:
@@ -96,6 +98,7 @@ def load_project(request: ProjectRequest) -> ClusterSpec:
             project=request.project,
             selection=Selection(profiles, request.services, request.scale),
             backend=request.backend,
+            hosts=request.hosts,
             warnings=tuple(assembler.warnings),
         )
     )

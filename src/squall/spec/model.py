@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from squall.errors import Location
 
@@ -230,6 +231,10 @@ class ServiceSpec:
     settings: ContainerSettings = field(default_factory=ContainerSettings)
     secrets: tuple[FileMount, ...] = ()
     configs: tuple[FileMount, ...] = ()
+    host: str | None = None
+    """The host it runs on (`x-squall: {host: h3}` or `deploy.placement.constraints`
+    `node.hostname == h3`); None: spread over the hosts."""
+    host_location: Location | None = None
 
     def network(self, name: str) -> ServiceNetwork | None:
         return next((n for n in self.networks if n.name == name), None)
@@ -279,11 +284,66 @@ class FaultPresets:
 
 
 @dataclass(frozen=True)
+class TlsFiles:
+    """How Squall talks TLS to one engine; paths absolute, None: the client's default."""
+
+    enabled: bool = True
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One Docker Engine of a cluster that spans several (`x-squall: hosts`)."""
+
+    name: str
+    engine: str
+    """Its URL in DOCKER_HOST syntax: unix://, tcp://, ssh://."""
+    tls: TlsFiles | None = None
+    address: str | None = None
+    """The address other hosts reach it on; None: the engine URL's host."""
+    agent: Literal["auto", "always"] = "auto"
+    """`always`: faults go through the agent even where Squall could enter directly."""
+    location: Location | None = None
+
+    @property
+    def reach(self) -> str | None:
+        """The address the Swarm advertises for it (None for a local socket)."""
+        if self.address:
+            return self.address
+        if self.engine.startswith("unix://"):
+            return None
+        return urlsplit(self.engine).hostname
+
+
+@dataclass(frozen=True)
+class WanLink:
+    """`x-squall: wan`: what every pair of services in two zones sees between them.
+
+    Values as written (`80ms`, `0.1%`, `200mbit`), checked when the file was read."""
+
+    zones: tuple[str, str]
+    rtt: str
+    jitter: str | None = None
+    loss: str | None = None
+    rate: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
 class SquallOptions:
     """The top-level `x-squall:` block (or Blockade's `network:` block)."""
 
     backend: str | None = None
     presets: FaultPresets = field(default_factory=FaultPresets)
+    hosts: tuple[HostSpec, ...] = ()
+    """Engines of a cluster on several hosts, sorted by name; empty: one engine."""
+    zones: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """zone -> the hosts or services in it."""
+    zones_location: Location | None = None
+    wan: tuple[WanLink, ...] = ()
     raw: Mapping[str, object] = field(default_factory=dict)
     """The whole block as read, for options later layers define."""
 

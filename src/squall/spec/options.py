@@ -1,11 +1,14 @@
 """The top-level `x-squall:` block: options for Squall itself inside a compose file.
 
-Only `backend` and `presets` are read here; the whole block is kept in
-`SquallOptions.raw` for options that later layers define.
+`backend` and `presets` are read here, `hosts`, `zones` and `wan` by `hosts.py`; the
+whole block is kept in `SquallOptions.raw` for options that later layers define.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from squall.spec.hosts import read_hosts, read_wan, read_zones
 from squall.spec.keys import SQUALL_PRESETS
 from squall.spec.model import FaultPresets, SquallOptions
 from squall.spec.node import Node, suggestion
@@ -13,8 +16,8 @@ from squall.spec.node import Node, suggestion
 BACKENDS = ("auto", "docker", "netns")
 
 
-def squall_options(node: Node | None, warnings: list[str]) -> SquallOptions:
-    """Raises: SpecError for an unknown backend or preset, or a wrong type."""
+def squall_options(node: Node | None, warnings: list[str], project_dir: Path) -> SquallOptions:
+    """Raises: SpecError for an unknown backend, preset or host, or a wrong type."""
     if node is None:
         return SquallOptions()
     entries = node.optional_mapping()
@@ -28,7 +31,16 @@ def squall_options(node: Node | None, warnings: list[str]) -> SquallOptions:
     if "presets" in entries:
         presets = read_presets(SQUALL_PRESETS.entries(entries["presets"], warnings))
     raw = node.plain()
-    return SquallOptions(backend=backend, presets=presets, raw=raw if isinstance(raw, dict) else {})
+    zones = read_zones(entries.get("zones"))
+    return SquallOptions(
+        backend=backend,
+        presets=presets,
+        hosts=read_hosts(entries.get("hosts"), project_dir, warnings),
+        zones=zones,
+        zones_location=entries["zones"].key_location if "zones" in entries else None,
+        wan=read_wan(entries.get("wan"), zones, warnings),
+        raw=raw if isinstance(raw, dict) else {},
+    )
 
 
 def read_presets(entries: dict[str, Node]) -> FaultPresets:

@@ -31,6 +31,7 @@ from squall.spec.model import (
 )
 from squall.spec.mounts import MountContext, host_path, parse_mounts
 from squall.spec.node import Node, suggestion
+from squall.spec.placement import host_of
 from squall.spec.ports import parse_expose, parse_ports
 from squall.spec.secrets import Kind
 from squall.spec.secrets import parse_mounts as file_mounts
@@ -91,6 +92,7 @@ def parse_service(name: str, node: Node, context: ServiceContext) -> ServiceSpec
     if network_mode is None and not networks:
         networks = [ServiceNetwork(DEFAULT_NETWORK)]
     warnings = context.warnings
+    host, host_location = host_of(node, entries, warnings)
     return ServiceSpec(
         name=name,
         location=node.key_location,
@@ -146,6 +148,8 @@ def parse_service(name: str, node: Node, context: ServiceContext) -> ServiceSpec
                 [],
             )
         ),
+        host=host,
+        host_location=host_location,
     )
 
 

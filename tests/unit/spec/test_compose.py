@@ -517,8 +517,9 @@ def test_known_but_ignored_keys_warn(project: Project) -> None:
     assert spec.warnings == (
         f"{path}:12: models: not acted on by squall (ignored)",
         f"{path}:5: services.web.platform: not acted on by squall (ignored)",
+        f"{path}:8: services.web.deploy.placement.max_replicas_per_node: not acted on by squall"
+        " (ignored)",
         f"{path}:11: services.web.volumes[0]: mode 'z' not acted on by squall (ignored)",
-        f"{path}:8: services.web.deploy.placement: not acted on by squall (ignored)",
     )
     assert spec.services[0].scale == 2
 

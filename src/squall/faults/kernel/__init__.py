@@ -7,7 +7,7 @@ reads what Squall left (`status`), `rtnetlink` reads interfaces and qdiscs in-pr
 """
 
 from squall.faults.kernel.apply import Applied, apply, apply_many, clear, clear_many
-from squall.faults.kernel.caps import detect_caps
+from squall.faults.kernel.caps import detect_caps, kernel_caps
 from squall.faults.kernel.readback import (
     ActualFaults,
     Qdisc,
@@ -28,6 +28,7 @@ __all__ = [
     "clear",
     "clear_many",
     "detect_caps",
+    "kernel_caps",
     "list_interfaces",
     "observe",
     "read_back",

@@ -7,10 +7,14 @@ the namespace goes at the end with everything in it.
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
+from squall.atomic import write_atomic
 from squall.errors import FaultError, KernelCommandFailed
 from squall.faults.plan import KernelCaps, mirred_redirect
 from squall.linux.commands import Log, Runner
@@ -108,3 +112,31 @@ def detect_caps(log: Log | None = None) -> KernelCaps:
 
 
 __all__ = ["PROBES", "Probe", "detect_caps", "run_probes"]
+
+
+CAPS_FILE = "kernel-caps.json"
+"""Where `kernel_caps` keeps its probe, keyed by boot and kernel release."""
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def kernel_caps(cache_dir: Path, log: Log | None = None, refresh: bool = False) -> KernelCaps:
+    """Probe once per boot and kernel; the probe costs a namespace and a dozen processes."""
+    key = f"{_boot_id()} {platform.release()}"
+    path = cache_dir / CAPS_FILE
+    if not refresh:
+        try:
+            cached = json.loads(path.read_text())
+            if cached.get("key") == key:
+                return KernelCaps(**cached["caps"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    caps = detect_caps(log)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps({"key": key, "caps": caps.__dict__}))
+    return caps

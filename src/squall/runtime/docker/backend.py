@@ -20,9 +20,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TypeVar
 
 from squall.errors import BackendError, ServiceNotFound
+from squall.linux.procs import in_container
 from squall.runtime.base import (
     Action,
     Backend,
@@ -33,6 +35,7 @@ from squall.runtime.base import (
     Waits,
 )
 from squall.runtime.docker import naming, watch
+from squall.runtime.docker.agent import call, ensure_agent, remove_agents
 from squall.runtime.docker.engine import JSON, DockerEngine
 from squall.runtime.docker.hooks import run_hooks, stop_plan
 from squall.runtime.docker.status import container_display_name, numbered, service_state
@@ -100,10 +103,22 @@ class DockerBackend(Backend):
     # -- down ----------------------------------------------------------------------------
 
     def _down(self, project: str, volumes: bool, images: bool, progress: Progress) -> None:
-        """Works without the cluster file. Containers are force-removed with their
-        anonymous volumes; named volumes only with `volumes=True`; with `images=True`
-        every image built for the project (found by label: the current ones and the
-        untagged ones that rebuilds replaced). Everything that can be removed is;
+        self.remove_project(project, volumes=volumes, images=images, progress=progress)
+
+    def remove_project(
+        self,
+        project: str,
+        *,
+        volumes: bool,
+        images: bool,
+        progress: Progress,
+        networks: bool = True,
+    ) -> None:
+        """`down` on this engine (without `networks`: not its networks). Works without
+        the cluster file. Containers are force-removed with their anonymous volumes;
+        named volumes only with `volumes=True`; with `images=True` every image built for
+        the project (found by label: the current ones and the untagged ones that
+        rebuilds replaced). Everything that can be removed is;
         failures are reported together at the end.
 
         Raises:
@@ -132,7 +147,10 @@ class DockerBackend(Backend):
             progress.step(f"network {summary['Name']}", "removing")
             self._engine.remove_network(str(summary["Id"]))
 
-        failures += _each(remove_network, self._engine.networks(labels))
+        if remove_agents(self._engine, project):
+            progress.step(f"agent {project}", "removed")
+        if networks:  # a Swarm worker may not remove the Swarm's networks: its manager does
+            failures += _each(remove_network, self._engine.networks(labels))
         if volumes:
 
             def remove_volume(summary: JSON) -> None:
@@ -155,18 +173,22 @@ class DockerBackend(Backend):
     # -- reading state -------------------------------------------------------------------
 
     def status(self, project: str) -> list[ServiceState]:
+        states = numbered(self.containers_status(project))
+        return sorted(states, key=lambda s: (s.service, s.replica or 0, s.container))
+
+    def containers_status(self, project: str) -> list[ServiceState]:
+        """Each container of `project` on this engine, replicas numbered as labelled
+        (`status` drops the number of a service's only container)."""
         labels = naming.project_filter(project)
         networks = self._cluster_network_names(project)
         summaries = self._engine.containers(labels)
         details = _parallel(lambda s: self._engine.inspect_container(str(s["Id"])), summaries)
-        states = numbered(
-            [
-                service_state(summary, info, networks)
-                for summary, info in zip(summaries, details, strict=True)
-                if info is not None
-            ]
-        )
-        return sorted(states, key=lambda s: (s.service, s.replica or 0, s.container))
+        engine = self._engine.url
+        return [
+            _here(service_state(summary, info, networks), str(info.get("Id", "")), engine)
+            for summary, info in zip(summaries, details, strict=True)
+            if info is not None
+        ]
 
     def networks(self, project: str) -> list[NetworkState]:
         labels = naming.project_filter(project)
@@ -360,6 +382,19 @@ class DockerBackend(Backend):
         for summary in self._containers(project, service):
             self._engine.disconnect(str(summary["Id"]), engine_name, service)
 
+    # -- the agent -----------------------------------------------------------------------
+
+    def agent_call(self, project: str, host: str) -> Callable[[str], str]:
+        """Requests to `project`'s agent on this engine (started on the first one)."""
+        started: list[str] = []
+
+        def send(request: str) -> str:
+            if not started:
+                started.append(ensure_agent(self._engine, project))
+            return call(self._engine, started[0], request)
+
+        return send
+
     # -- watching ------------------------------------------------------------------------
 
     watchable = True
@@ -443,6 +478,18 @@ class DockerBackend(Backend):
             str(n["Name"]): str((n.get("Labels") or {}).get(naming.NETWORK_LABEL, n["Name"]))
             for n in self._engine.networks(naming.project_filter(project))
         }
+
+
+def _here(state: ServiceState, ident: str, engine: str) -> ServiceState:
+    """`state` as this machine may reach it: a container proved to run on this kernel
+    (its engine on a socket of this machine, its pid's cgroup naming it) is entered
+    directly; any other (an engine elsewhere, DOCKER_HOST=tcp://..., reports pids of its
+    own) is reached through the agent on its engine."""
+    if state.netns is None:
+        return state
+    if engine.startswith("unix://") and in_container(ident, state.pid):
+        return state
+    return replace(state, elsewhere=True, agent=engine)
 
 
 def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:

@@ -18,16 +18,20 @@ import logging
 import os
 import queue
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import docker
 import docker.errors
+import docker.tls
+import docker.utils.socket
 import requests.exceptions
 import urllib3.exceptions
 
 from squall.errors import BackendError, EngineUnavailable, ImageMissing, SquallError
+from squall.spec.model import TlsFiles
 
 log = logging.getLogger("squall.docker")
 
@@ -120,12 +124,28 @@ def _short(exc: BaseException) -> str:
     return text
 
 
+def _tls_config(tls: TlsFiles | None) -> Any:
+    """The SDK's TLS settings for an engine of `x-squall: hosts` (False: plain)."""
+    if tls is None or not tls.enabled:
+        return False
+    cert = (tls.cert, tls.key) if tls.cert and tls.key else None
+    with _translated("reading the engine's TLS files"):
+        return docker.tls.TLSConfig(client_cert=cert, ca_cert=tls.ca, verify=tls.verify)
+
+
 class DockerEngine:
     """Thin, typed access to one Docker Engine. Constructing it contacts nothing."""
 
-    def __init__(self, base_url: str | None = None, *, timeout: float = API_TIMEOUT) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        timeout: float = API_TIMEOUT,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self._base_url = base_url
         self._timeout = timeout
+        self._tls = tls
         self._api: Any = None
 
     @property
@@ -139,7 +159,11 @@ class DockerEngine:
             with _translated("connecting to the Docker Engine"):
                 if self._base_url:
                     self._api = docker.APIClient(
-                        base_url=self._base_url, version="auto", timeout=self._timeout
+                        base_url=self._base_url,
+                        version="auto",
+                        timeout=self._timeout,
+                        tls=_tls_config(self._tls),
+                        use_ssh_client=self._base_url.startswith("ssh://"),
                     )
                 else:
                     self._api = docker.from_env(version="auto", timeout=self._timeout).api
@@ -159,6 +183,47 @@ class DockerEngine:
     def info(self) -> JSON:
         with _translated("reading the engine's info"):
             return dict(self.api.info())
+
+    def version(self) -> JSON:
+        with _translated("reading the engine's version"):
+            return dict(self.api.version())
+
+    # -- swarm ---------------------------------------------------------------------------
+
+    def inspect_swarm(self) -> JSON | None:
+        """The Swarm as its manager sees it; None on a worker or outside a Swarm."""
+        with _translated("inspecting the swarm"):
+            try:
+                return dict(self.api.inspect_swarm())
+            except docker.errors.APIError as exc:
+                if exc.status_code in (404, 406, 503):
+                    return None
+                raise
+
+    def init_swarm(self, advertise_addr: str | None, labels: Mapping[str, str]) -> None:
+        log.debug("POST /swarm/init advertise_addr=%s", advertise_addr)
+        with _translated("making a swarm"):
+            spec = self.api.create_swarm_spec(labels=dict(labels))
+            self.api.init_swarm(
+                advertise_addr=advertise_addr, listen_addr="0.0.0.0:2377", swarm_spec=spec
+            )
+
+    def join_swarm(self, managers: Sequence[str], token: str, advertise_addr: str | None) -> None:
+        log.debug("POST /swarm/join remote=%s advertise_addr=%s", managers, advertise_addr)
+        with _translated("joining the swarm"):
+            self.api.join_swarm(
+                list(managers), token, advertise_addr=advertise_addr, listen_addr="0.0.0.0:2377"
+            )
+
+    def leave_swarm(self) -> None:
+        """Leave (forced); an engine in no Swarm is left as it is."""
+        log.debug("POST /swarm/leave force=true")
+        with _translated("leaving the swarm"):
+            try:
+                self.api.leave_swarm(force=True)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 503:
+                    raise
 
     # -- images --------------------------------------------------------------------------
 
@@ -398,6 +463,38 @@ class DockerEngine:
         with _translated(f"exec {exec_id}"):
             return self.api.exec_start(exec_id, tty=True, socket=True)
 
+    def exec_with_input(self, exec_id: str, data: bytes) -> tuple[bytes, bytes]:
+        """Start an exec created with `stdin=True`, give it `data` then end of file, and
+        return all it wrote (stdout, stderr) once it ends."""
+        log.debug("POST /exec/%s/start (stdin: %d bytes)", exec_id, len(data))
+        with _translated(f"exec {exec_id}"):
+            sock = self.api.exec_start(exec_id, tty=False, socket=True)
+            raw = getattr(sock, "_sock", sock)
+            try:
+                raw.sendall(data)
+                raw.shutdown(socket.SHUT_WR)
+                frames = (
+                    docker.utils.socket.demux_adaptor(*frame)
+                    for frame in docker.utils.socket.frames_iter(sock, tty=False)
+                )
+                out, err = docker.utils.socket.consume_socket_output(frames, demux=True)
+            finally:
+                sock.close()
+        return out or b"", err or b""
+
+    def save_image(self, ref: str) -> Iterator[bytes]:
+        """The image as a `docker save` tar stream."""
+        log.debug("GET /images/%s/get", ref)
+        with _translated(f"saving image {ref}"):
+            yield from self.api.get_image(ref)
+
+    def load_image(self, data: Iterable[bytes]) -> None:
+        """`docker load` of a `docker save` tar stream."""
+        log.debug("POST /images/load")
+        with _translated("loading an image"):
+            for _line in self.api.load_image(data):
+                pass
+
     def exec_exit_code(self, exec_id: str) -> int | None:
         with _translated(f"exec {exec_id}"):
             code = self.api.exec_inspect(exec_id).get("ExitCode")
@@ -421,6 +518,7 @@ class DockerEngine:
         gateway: str | None,
         internal: bool,
         labels: Mapping[str, str],
+        attachable: bool = False,
     ) -> str:
         ipam = None
         if subnets:
@@ -440,6 +538,7 @@ class DockerEngine:
                 internal=internal,
                 labels=dict(labels),
                 check_duplicate=True,
+                attachable=attachable or None,
             )
         return str(result["Id"])
 

@@ -56,6 +56,12 @@ class UpRun:
     satisfied: set[tuple[str, str]] = field(default_factory=set)
     only: frozenset[str] | None = None
     """`up SERVICE...`: the services to bring up (None: every one)."""
+    numbers: Mapping[str, tuple[int, ...]] | None = None
+    """The replica numbers this engine runs of each service (several hosts share the
+    replicas out); None: all of them, 1..scale."""
+    shared_networks: Mapping[str, str] | None = None
+    """Networks a Swarm manager made for every host: engine names by cluster name. When
+    given, this engine creates no network of its own."""
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -74,7 +80,10 @@ class UpRun:
         self._check_files()
         self._ensure_images(build=build)  # first: a missing image leaves nothing made
         self._ensure_volumes()
-        self._ensure_networks()
+        if self.shared_networks is None:
+            self._ensure_networks()
+        else:
+            self.network_names.update(self.shared_networks)
         for summary in self.engine.containers(naming.project_filter(spec.name)):
             labels = summary.get("Labels") or {}
             service = labels.get(naming.SERVICE_LABEL)
@@ -270,7 +279,8 @@ class UpRun:
         current = self.existing.get(service.name, {})
         started: list[str] = []
         links = self._link_targets(service)
-        for number in range(1, service.scale + 1):
+        wanted = self._numbers(service)
+        for number in wanted:
             request = container_request(
                 self.spec,
                 service,
@@ -280,13 +290,18 @@ class UpRun:
                 links=links,
                 number=number,
             )
-            if number == 1:
+            if number == wanted[0]:
                 for note in request.notes:
                     self.progress.step(service.name, note)
             started.append(self._up_replica(service, request, image_id, current.get(number)))
-        for number in sorted(n for n in current if n > service.scale):
+        for number in sorted(n for n in current if n not in wanted):
             self._remove(service, current[number], "scaling down: removing")
         self.started[service.name] = started
+
+    def _numbers(self, service: ServiceSpec) -> tuple[int, ...]:
+        if self.numbers is None:
+            return tuple(range(1, service.scale + 1))
+        return self.numbers.get(service.name, ())
 
     def _up_replica(
         self, service: ServiceSpec, request: ContainerRequest, image_id: str, current: JSON | None

@@ -150,7 +150,9 @@ def test_status_reads_state_addresses_and_ports(fake: Fake) -> None:
     fake.backend.up(CLUSTER)
     api, db = fake.backend.status("proj")
     assert (api.service, api.container, api.state) == ("api", "proj-api-1", "running")
-    assert api.pid is not None and api.netns == f"/proc/{api.pid}/ns/net"
+    # The fake engine's pids belong to no container of this kernel: reached by its agent.
+    assert api.pid is not None and api.elsewhere and api.agent == fake.backend.engine.url
+    assert api.netns == f"/proc/{api.pid}/ns/net"  # as that engine's kernel names it
     assert [a.network for a in api.addresses] == ["back", "front"]
     assert all(a.ip and a.prefix_len == 24 for a in api.addresses)
     assert api.addresses[0].aliases == ("api",)
