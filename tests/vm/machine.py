@@ -23,11 +23,13 @@ an internal error here). Three steps, each cheap to repeat:
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hashlib
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("SQUALL_VM_CACHE", "/var/cache/squall-vm"))
 QEMU = "qemu-system-x86_64"
+_PR_SET_PDEATHSIG = 1
 # no login prompt on the serial console: it carries the lane's output
 KERNEL_ARGS = (
     "root=/dev/vda rw console=ttyS0 quiet panic=-1 systemd.mask=serial-getty@ttyS0.service"
@@ -272,6 +275,13 @@ def qemu_argv(image: RootImage, disk: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _die_with_parent() -> None:
+    """In the qemu child: the kernel kills it when the lane's process dies (SIGTERM or
+    SIGKILL of pytest run no `finally`)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def boot(image: RootImage, run_sh: str, out: Path, *, timeout: float = 900) -> Outcome:
     """Boot the guest once to run `run_sh`; always ends qemu; results copied to `out`."""
     started = time.monotonic()
@@ -284,16 +294,19 @@ def boot(image: RootImage, run_sh: str, out: Path, *, timeout: float = 900) -> O
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
             try:
                 qemu.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                qemu.kill()
-                qemu.wait()
                 serial = console_path.read_text(errors="replace")[-3000:]
                 raise MachineError(
                     f"the guest did not power off within {timeout:.0f} s:\n{serial}"
                 ) from None
+            finally:  # a timeout, Ctrl-C or any error: no guest outlives the lane
+                if qemu.poll() is None:
+                    qemu.kill()
+                    qemu.wait()
         serial = console_path.read_text(errors="replace")
         out.mkdir(parents=True, exist_ok=True)
         _run(["debugfs", "-R", f"rdump /out {out}", str(disk)], timeout=120)
