@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import statistics
 from pathlib import Path
 
+from tests.integration.cli_runner import SquallRunner
 from tests.integration.multihost.engines import Engines
 
+_TIME = re.compile(r"time=([0-9.]+) ms")
 SERVE = '["httpd", "-f", "-p", "8080", "-h", "/etc"]'
 
 
@@ -71,3 +75,17 @@ def agents(engines: Engines, project: str) -> list[str]:
             found.append(engine.name)
         client.close()
     return found
+
+
+def median_rtt(squall: SquallRunner, source: str, target: str, count: int = 10) -> float:
+    """Ping's median round trip, in ms, from inside `source` (at least half answered)."""
+    out = squall("exec", source, "--", "ping", "-c", str(count), "-i", "0.2", target).stdout
+    times = [float(t) for t in _TIME.findall(out)]
+    assert len(times) >= count // 2, out
+    return statistics.median(times)
+
+
+def reaches(squall: SquallRunner, source: str, target: str) -> bool:
+    """One ping from inside `source` gets its answer."""
+    result = squall("exec", source, "--", "ping", "-c", "1", "-W", "1", target, check=False)
+    return result.returncode == 0

@@ -5,18 +5,15 @@ host's agent (`agent: always`)."""
 
 from __future__ import annotations
 
-import re
-import statistics
 from collections.abc import Iterator
 
 import pytest
 
 from tests.integration.cli_runner import SquallRunner
-from tests.integration.multihost.cluster import agents, leftovers, write_file
+from tests.integration.multihost.cluster import agents, leftovers, median_rtt, reaches, write_file
 from tests.integration.multihost.engines import Engines
 
 PROJECT = "mhfault"
-_TIME = re.compile(r"time=([0-9.]+) ms")
 
 
 BOTH = pytest.mark.parametrize("squall", ["auto", "always"], indirect=True)
@@ -39,51 +36,39 @@ def squall(
     assert agents(engines, PROJECT) == []
 
 
-def _avg_rtt(squall: SquallRunner, source: str, target: str, count: int = 10) -> float:
-    out = squall("exec", source, "--", "ping", "-c", str(count), "-i", "0.2", target).stdout
-    times = [float(t) for t in _TIME.findall(out)]
-    assert len(times) >= count // 2, out
-    return statistics.median(times)
-
-
-def _reaches(squall: SquallRunner, source: str, target: str) -> bool:
-    result = squall("exec", source, "--", "ping", "-c", "1", "-W", "1", target, check=False)
-    return result.returncode == 0
-
-
 @BOTH
 def test_delay_to_a_peer_on_another_host(squall: SquallRunner) -> None:
     try:
         squall("shape", "a", "--delay", "100ms", "--to", "b")
-        assert 95.0 <= _avg_rtt(squall, "a", "b") <= 105.0
-        assert _avg_rtt(squall, "a", "c", count=5) < 10.0  # another peer untouched
+        assert 95.0 <= median_rtt(squall, "a", "b") <= 105.0
+        assert median_rtt(squall, "a", "c", count=5) < 10.0  # another peer untouched
     finally:
         squall("fast", "--all")
-    assert _avg_rtt(squall, "a", "b", count=5) < 10.0
+    assert median_rtt(squall, "a", "b", count=5) < 10.0
 
 
 @BOTH
 def test_partition_across_hosts_both_ways(squall: SquallRunner) -> None:
     try:
         squall("partition", "a,c", "b")
-        assert not _reaches(squall, "a", "b") and not _reaches(squall, "b", "a")
-        assert not _reaches(squall, "c", "b") and not _reaches(squall, "b", "c")
-        assert _reaches(squall, "a", "c") and _reaches(squall, "c", "a")
+        assert not reaches(squall, "a", "b") and not reaches(squall, "b", "a")
+        assert not reaches(squall, "c", "b") and not reaches(squall, "b", "c")
+        assert reaches(squall, "a", "c") and reaches(squall, "c", "a")
     finally:
         squall("join")
-    assert _reaches(squall, "a", "b") and _reaches(squall, "b", "c")
+    assert reaches(squall, "a", "b") and reaches(squall, "b", "c")
 
 
 @DIRECT
 def test_one_way_across_hosts(squall: SquallRunner) -> None:
     try:
         squall("partition", "--one-way", "a", "b")
-        assert not _reaches(squall, "a", "b")
-        assert _reaches(squall, "b", "a")  # b's own connections still get their replies
-        assert _reaches(squall, "a", "c")
+        assert not reaches(squall, "a", "b")
+        assert reaches(squall, "b", "a")  # b's own connections still get their replies
+        assert reaches(squall, "a", "c")
     finally:
         squall("join")
-    assert _reaches(squall, "a", "b")
+    assert reaches(squall, "a", "b")
 
 
 @DIRECT
